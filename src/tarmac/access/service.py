@@ -1,0 +1,166 @@
+"""Users, tokens, memberships and authentication: the rules of access, once."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tarmac.access.models import ApiToken, DeploymentMember, User
+from tarmac.access.principal import Principal
+from tarmac.access.roles import (
+    AGENT_PERMISSIONS,
+    DEPLOYMENT_ROLE_PERMISSIONS,
+    SYSTEM_ROLE_PERMISSIONS,
+    DeploymentRole,
+    SystemRole,
+)
+from tarmac.access.secrets import hash_password, new_api_token, token_digest, verify_password
+from tarmac.db.base import utcnow
+from tarmac.errors import AlreadyExists, NotFound, Unauthenticated
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    system_role: SystemRole | None = None,
+    password: str | None = None,
+) -> User:
+    """A new user; usernames are unique."""
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AlreadyExists(f"user {username!r} already exists", username=username)
+    user = User(
+        username=username,
+        system_role=system_role.value if system_role else None,
+        password_hash=hash_password(password) if password else None,
+    )
+    session.add(user)
+    _flush_unique(session, f"user {username!r} already exists")
+    return user
+
+
+def get_user(session: Session, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user", user_id=user_id)
+    return user
+
+
+def find_user_by_name(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def create_token(
+    session: Session,
+    *,
+    user: User,
+    name: str,
+    scope_deployment_id: str | None = None,
+    token: str | None = None,
+) -> tuple[ApiToken, str]:
+    """A new API token; the plain token is returned once and only its digest is kept."""
+    plain = token or new_api_token()
+    record = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_sha256=token_digest(plain),
+        scope_deployment_id=scope_deployment_id,
+    )
+    session.add(record)
+    _flush_unique(session, "this token already exists")
+    return record, plain
+
+
+def revoke_token(session: Session, *, user_id: str, token_id: str) -> ApiToken:
+    record = session.get(ApiToken, token_id)
+    if record is None or record.user_id != user_id:
+        raise NotFound("no such token", token_id=token_id)
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+    session.flush()
+    return record
+
+
+def authenticate_token(session: Session, token: str | None) -> Principal:
+    """The caller behind a bearer token, or 401 for a missing, unknown or revoked one."""
+    if not token:
+        raise Unauthenticated("an API token is required (Authorization: Bearer <token>)")
+    record = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
+    if record is None or record.revoked_at is not None:
+        raise Unauthenticated("the API token is unknown or revoked")
+    user = session.get(User, record.user_id)
+    if user is None:
+        raise Unauthenticated("the API token's user no longer exists")
+    if record.scope_deployment_id is not None:
+        return Principal(
+            user_id=user.id,
+            username=user.username,
+            system_role=None,
+            system_permissions=frozenset(),
+            deployment_permissions={record.scope_deployment_id: AGENT_PERMISSIONS},
+            scope_deployment_id=record.scope_deployment_id,
+        )
+    return principal_for_user(session, user)
+
+
+def authenticate_password(session: Session, *, username: str, password: str) -> Principal:
+    user = find_user_by_name(session, username)
+    if user is None or not user.password_hash or not verify_password(user.password_hash, password):
+        raise Unauthenticated("wrong username or password")
+    return principal_for_user(session, user)
+
+
+def principal_for_user(session: Session, user: User) -> Principal:
+    """Load a user's system role and every Deployment role into a Principal."""
+    system_permissions = (
+        SYSTEM_ROLE_PERMISSIONS[SystemRole(user.system_role)] if user.system_role else frozenset()
+    )
+    memberships = session.scalars(
+        select(DeploymentMember).where(DeploymentMember.user_id == user.id)
+    )
+    deployment_permissions = {
+        m.deployment_id: DEPLOYMENT_ROLE_PERMISSIONS[DeploymentRole(m.role)] for m in memberships
+    }
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        system_role=user.system_role,
+        system_permissions=system_permissions,
+        deployment_permissions=deployment_permissions,
+    )
+
+
+def set_member_role(
+    session: Session, *, deployment_id: str, user_id: str, role: DeploymentRole
+) -> DeploymentMember:
+    """Give a user a role on a Deployment, replacing any role they had there."""
+    get_user(session, user_id)
+    member = session.scalar(
+        select(DeploymentMember).where(
+            DeploymentMember.deployment_id == deployment_id, DeploymentMember.user_id == user_id
+        )
+    )
+    if member is None:
+        member = DeploymentMember(deployment_id=deployment_id, user_id=user_id, role=role.value)
+        session.add(member)
+    else:
+        member.role = role.value
+    session.flush()
+    return member
+
+
+def bootstrap_admin(session: Session, *, token: str) -> User | None:
+    """Create ``admin`` with SYSTEM_ADMIN and the given token, if no user exists yet."""
+    if session.scalar(select(User.id).limit(1)) is not None:
+        return None
+    admin = create_user(session, username="admin", system_role=SystemRole.SYSTEM_ADMIN)
+    create_token(session, user=admin, name="bootstrap", token=token)
+    return admin
+
+
+def _flush_unique(session: Session, message: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise AlreadyExists(message) from exc

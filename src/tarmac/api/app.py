@@ -1,0 +1,67 @@
+"""Build the FastAPI application for one installation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tarmac import __version__
+from tarmac.access import routes as access_routes
+from tarmac.access.service import bootstrap_admin
+from tarmac.api.errors import install_error_handlers
+from tarmac.deployments import routes as deployment_routes
+from tarmac.installation import routes as installation_routes
+from tarmac.installation.context import Installation, open_installation
+from tarmac.runtimes import routes as runtime_routes
+from tarmac.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The app; the installation (database, stores) opens when the app starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        installation = open_installation(settings)
+        app.state.installation = installation
+        start_installation(installation)
+        try:
+            yield
+        finally:
+            installation.close()
+
+    app = FastAPI(
+        title="tarmac",
+        version=__version__,
+        description="Deploy-and-rollback control plane for Apache Airflow.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for router in (
+        installation_routes.router,
+        runtime_routes.router,
+        access_routes.router,
+        deployment_routes.router,
+    ):
+        app.include_router(router)
+    return app
+
+
+def start_installation(installation: Installation) -> None:
+    """Bootstrap the first admin and flush events a crash left in the outbox."""
+    token = installation.settings.bootstrap_token
+    if token:
+        with installation.database.session(write=True) as session:
+            if bootstrap_admin(session, token=token) is not None:
+                log.info("created user admin (SYSTEM_ADMIN) with the bootstrap token")
+            session.commit()
+    installation.after_commit()

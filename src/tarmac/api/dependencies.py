@@ -1,0 +1,59 @@
+"""Typed dependencies shared by every route: the installation, sessions, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from tarmac.access.principal import Principal
+from tarmac.access.service import authenticate_token
+from tarmac.installation.context import Installation
+
+
+def get_installation(request: Request) -> Installation:
+    installation: Installation = request.app.state.installation
+    return installation
+
+
+InstallationDep = Annotated[Installation, Depends(get_installation)]
+
+
+def _read_session(installation: InstallationDep) -> Iterator[Session]:
+    with installation.database.session() as session:
+        yield session
+
+
+def _write_session(installation: InstallationDep) -> Iterator[Session]:
+    with installation.database.session(write=True) as session:
+        yield session
+
+
+ReadSession = Annotated[Session, Depends(_read_session)]
+WriteSession = Annotated[Session, Depends(_write_session)]
+"""A session holding the write lock on SQLite; the route must ``commit()`` to keep anything."""
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def current_principal(request: Request, installation: InstallationDep) -> Principal:
+    """The authenticated caller (own short read transaction, so writers aren't held up)."""
+    with installation.database.session() as session:
+        return authenticate_token(session, _bearer_token(request))
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def commit(session: Session, installation: Installation) -> None:
+    """End the request's unit of work, then do the after-commit work (event log)."""
+    session.commit()
+    installation.after_commit()

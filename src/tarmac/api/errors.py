@@ -1,0 +1,43 @@
+"""The one place where errors become HTTP responses."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tarmac.errors import TarmacError
+
+_HTTP_CODES = {401: "unauthenticated", 403: "permission_denied", 404: "not_found"}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TarmacError)
+    async def _tarmac_error(_request: Request, exc: TarmacError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.to_body(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "field": "body"
+                if err.get("type") == "json_invalid"
+                else ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "problem": err.get("msg", "invalid"),
+            }
+            for err in exc.errors()
+        ]
+        first = problems[0] if problems else {"field": "", "problem": "invalid request"}
+        message = f"{first['field'] or 'request'}: {first['problem']}"
+        body = {"error": {"code": "invalid_request", "message": message, "problems": problems}}
+        return JSONResponse(body, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "invalid_request")
+        if exc.status_code == 405:
+            code = "method_not_allowed"
+        body = {"error": {"code": code, "message": str(exc.detail)}}
+        return JSONResponse(body, status_code=exc.status_code)

@@ -1,0 +1,42 @@
+"""Options every client command shares, and turning API errors into exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from tarmac.cli.client import ApiError, TarmacClient
+from tarmac.cli.config import resolve_client_config
+from tarmac.cli.output import OutputFormat, errors
+
+ServerOption = Annotated[
+    str | None, typer.Option("--server", help="Server URL (else TARMAC_SERVER or login file).")
+]
+TokenOption = Annotated[
+    str | None, typer.Option("--token", help="API token (else TARMAC_TOKEN or login file).")
+]
+OutputOption = Annotated[
+    OutputFormat, typer.Option("--output", "-o", help="table for people, json for scripts.")
+]
+
+
+def make_client(server: str | None, token: str | None) -> TarmacClient:
+    return TarmacClient(resolve_client_config(server=server, token=token))
+
+
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """Print an API error's message on stderr and exit non-zero."""
+    try:
+        yield
+    except ApiError as exc:
+        errors.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
+        raise typer.Exit(code=2 if exc.code == "unreachable" else 1) from None
+
+
+def run(action: Callable[[], Any]) -> Any:
+    with api_errors():
+        return action()

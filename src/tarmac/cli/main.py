@@ -1,0 +1,20 @@
+"""The ``tarmac`` command: assembles the sub-commands."""
+
+from __future__ import annotations
+
+import typer
+
+from tarmac.cli import deployments, runtimes, users
+from tarmac.cli.server import server
+
+app = typer.Typer(
+    help="tarmac: deploy and roll back Apache Airflow Deployments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("server")(server)
+app.command("login")(users.login)
+app.add_typer(deployments.app, name="deployment")
+app.add_typer(users.user_app, name="user")
+app.add_typer(users.token_app, name="token")
+app.add_typer(runtimes.app, name="runtimes")

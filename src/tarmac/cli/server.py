@@ -1,0 +1,35 @@
+"""``tarmac server``: run the API server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tarmac.errors import ConfigurationError
+
+
+def server(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8080,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Default: ./tarmac-data")
+    ] = None,
+    values: Annotated[Path | None, typer.Option("--values", help="values.yaml with flags")] = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Run the tarmac server (migrates the database first)."""
+    import uvicorn
+
+    from tarmac.api.app import create_app
+    from tarmac.installation.values import load_values_file
+    from tarmac.settings import load_settings
+
+    settings = load_settings(data_dir=data_dir, values_file=values)
+    try:
+        load_values_file(settings.values_file)  # fail fast, before binding the port
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)

@@ -1,0 +1,1 @@
+"""Persistence: the SQLAlchemy base, engines for SQLite and PostgreSQL, the unit of work."""

@@ -1,0 +1,19 @@
+"""Imports every model so that ``Base.metadata`` describes the whole schema."""
+
+from tarmac.access.models import ApiToken, DeploymentMember, User
+from tarmac.db.base import Base
+from tarmac.deployments.models import Deployment, EnvVar
+from tarmac.deploys.models import BundleRecord, Deploy
+from tarmac.events.models import EventRecord
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "BundleRecord",
+    "Deploy",
+    "Deployment",
+    "DeploymentMember",
+    "EnvVar",
+    "EventRecord",
+    "User",
+]

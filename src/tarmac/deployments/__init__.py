@@ -1,0 +1,1 @@
+"""Deployments: one Airflow environment each, with its settings and members."""

@@ -1,0 +1,65 @@
+"""Deploy records and the bundles they reference."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tarmac.db.base import ID, Base, UTCDateTime, new_id, utcnow
+
+
+class BundleRecord(Base):
+    """A stored DAG bundle: its sha256, size and file manifest (for diffs)."""
+
+    __tablename__ = "bundles"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    manifest: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Deploy(Base):
+    """One immutable entry of a Deployment's deploy history."""
+
+    __tablename__ = "deploys"
+    __table_args__ = (
+        UniqueConstraint("deployment_id", "seq"),
+        UniqueConstraint("deployment_id", "created_by_id", "idempotency_key"),
+        Index("ix_deploys_created_at", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str | None] = mapped_column(Text)
+    image: Mapped[str | None] = mapped_column(String(512))
+    runtime_version: Mapped[str] = mapped_column(String(32))
+    airflow_version: Mapped[str] = mapped_column(String(32))
+    dag_deploy_enabled: Mapped[bool] = mapped_column(Boolean)
+    bundle_sha256: Mapped[str | None] = mapped_column(ForeignKey("bundles.sha256"), index=True)
+    rollback_from_id: Mapped[str | None] = mapped_column(
+        ForeignKey("deploys.id", ondelete="SET NULL")
+    )
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,1 @@
+"""Events: one ECS document per deploy, rollback, setting change and cleanup."""

@@ -1,0 +1,67 @@
+"""The long-lived parts of one running installation, built once per process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from tarmac.db.engine import make_engine
+from tarmac.db.migrate import upgrade_to_head
+from tarmac.db.unit_of_work import Database
+from tarmac.deployments.secret_values import SecretBox, load_secret_box
+from tarmac.events.service import EventLog, write_pending_events
+from tarmac.installation.flags import InstallationFlags
+from tarmac.installation.values import load_values_file
+from tarmac.runtimes.catalog import RuntimeCatalog, load_runtime_catalog
+from tarmac.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Installation:
+    """Everything entry points hand to services: settings, flags, catalog, stores."""
+
+    settings: Settings
+    flags: InstallationFlags
+    catalog: RuntimeCatalog
+    secrets: SecretBox
+    database: Database
+    event_log: EventLog
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+    def after_commit(self) -> None:
+        """Work that follows every committed write: copy new events to the event log."""
+        try:
+            write_pending_events(self.database.engine, self.event_log)
+        except Exception:  # the events stay in the outbox; the next write or start retries
+            log.exception("could not write events to %s", self.event_log.path)
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def open_installation(settings: Settings, *, migrate: bool = True) -> Installation:
+    """Read configuration, open the database (migrating it) and the data directory."""
+    flags = load_values_file(settings.values_file)
+    catalog = load_runtime_catalog(settings.runtime_catalog_file)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(
+        settings.effective_database_url(),
+        lock_timeout_seconds=settings.deploy_lock_timeout_seconds,
+    )
+    if migrate:
+        upgrade_to_head(engine)
+    installation = Installation(
+        settings=settings,
+        flags=flags,
+        catalog=catalog,
+        secrets=load_secret_box(secret_key=settings.secret_key, data_dir=settings.data_dir),
+        database=Database(engine),
+        event_log=EventLog(settings.data_dir / "events" / "events.jsonl"),
+    )
+    return installation

@@ -1,0 +1,1 @@
+"""Runtime versions: the catalog mapping each runtime to its Airflow version."""

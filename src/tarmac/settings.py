@@ -1,0 +1,41 @@
+"""Process settings, read from ``TARMAC_*`` environment variables by one function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a tarmac process reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TARMAC_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("tarmac-data"))
+    database_url: str | None = None
+    values_file: Path | None = None
+    bootstrap_token: str | None = None
+    secret_key: str | None = None
+    runtime_catalog_file: Path | None = None
+    elasticsearch_url: str | None = None
+    elasticsearch_index_prefix: str = "tarmac-events"
+    deploy_lock_timeout_seconds: float = 10.0
+    max_bundle_upload_bytes: int = 1024**3
+    max_bundle_unpacked_bytes: int = 2 * 1024**3
+    max_bundle_members: int = 100_000
+    max_bundle_compression_ratio: float = 200.0
+    unpacked_bundles_to_keep: int = 10
+
+    def effective_database_url(self) -> str:
+        """The configured database, or SQLite inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tarmac.db').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings now (never at import time); ``overrides`` win over the environment."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**clean)  # type: ignore[arg-type]
