@@ -110,6 +110,13 @@ class DeployInProgress(Conflict):
     code = "deploy_in_progress"
 
 
+class DeployFailed(TarmacError):
+    """The deploy was recorded but its code could not be made live; the old code stays."""
+
+    code = "deploy_failed"
+    status = 500
+
+
 class ConfigurationError(Exception):
     """The installation's configuration is wrong: a start-up error, not an API error."""
 

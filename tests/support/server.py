@@ -75,6 +75,44 @@ class Api:
         token = self.ok(self.post(f"/api/v1/users/{user['id']}/tokens", json={"name": "t"}), 201)
         return user["id"], self.as_token(token["token"])
 
+    def deploy(
+        self,
+        deployment_id: str,
+        *,
+        type: str = "DAG_ONLY",
+        dags: bytes | None = None,
+        image: str | None = None,
+        runtime_version: str | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """POST a deploy as multipart, like the CLI does."""
+        data = {"type": type}
+        for key, value in (
+            ("image", image),
+            ("runtime_version", runtime_version),
+            ("description", description),
+        ):
+            if value is not None:
+                data[key] = value
+        files = {"dags": ("dags.tar.gz", dags, "application/gzip")} if dags is not None else None
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self.post(
+            f"/api/v1/deployments/{deployment_id}/deploys", data=data, files=files, headers=headers
+        )
+
+    def history(self, deployment_id: str) -> list[dict[str, Any]]:
+        """Every deploy of a Deployment, newest first, following the cursor."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+            page = self.ok(self.get(f"/api/v1/deployments/{deployment_id}/deploys", params=params))
+            items.extend(page["items"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                return items
+
     def new_deployment(self, name: str = "sales", **fields: Any) -> dict[str, Any]:
         body = {"name": name, "runtime_version": "12.4.0", "dag_deploy_mode": "dag_deploy"}
         return self.ok(self.post("/api/v1/deployments", json={**body, **fields}), 201)  # type: ignore[no-any-return]

@@ -13,6 +13,9 @@ from tarmac.access import routes as access_routes
 from tarmac.access.service import bootstrap_admin
 from tarmac.api.errors import install_error_handlers
 from tarmac.deployments import routes as deployment_routes
+from tarmac.deploys import blob_routes
+from tarmac.deploys import routes as deploy_routes
+from tarmac.deploys.recovery import recover_deploys
 from tarmac.installation import routes as installation_routes
 from tarmac.installation.context import Installation, open_installation
 from tarmac.runtimes import routes as runtime_routes
@@ -51,17 +54,21 @@ def create_app(settings: Settings) -> FastAPI:
         runtime_routes.router,
         access_routes.router,
         deployment_routes.router,
+        deploy_routes.router,
+        blob_routes.router,
     ):
         app.include_router(router)
     return app
 
 
 def start_installation(installation: Installation) -> None:
-    """Bootstrap the first admin and flush events a crash left in the outbox."""
-    token = installation.settings.bootstrap_token
-    if token:
-        with installation.database.session(write=True) as session:
-            if bootstrap_admin(session, token=token) is not None:
-                log.info("created user admin (SYSTEM_ADMIN) with the bootstrap token")
-            session.commit()
+    """Bootstrap the first admin, recover from a crash, flush events left in the outbox."""
+    with installation.database.session(write=True) as session:
+        token = installation.settings.bootstrap_token
+        if token and bootstrap_admin(session, token=token) is not None:
+            log.info("created user admin (SYSTEM_ADMIN) with the bootstrap token")
+        report = recover_deploys(session, backend=installation.runtime_backend)
+        if any(report.values()):
+            log.warning("recovered after a crash: %s", report)
+        session.commit()
     installation.after_commit()

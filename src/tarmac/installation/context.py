@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from tarmac.bundles.blob_store import BlobStore, LocalBlobStore
+from tarmac.bundles.limits import BundleLimits
 from tarmac.db.engine import make_engine
 from tarmac.db.migrate import upgrade_to_head
 from tarmac.db.unit_of_work import Database
@@ -13,6 +15,8 @@ from tarmac.deployments.secret_values import SecretBox, load_secret_box
 from tarmac.events.service import EventLog, write_pending_events
 from tarmac.installation.flags import InstallationFlags
 from tarmac.installation.values import load_values_file
+from tarmac.runtime_backends.base import RuntimeBackend
+from tarmac.runtime_backends.filesystem import FilesystemBackend
 from tarmac.runtimes.catalog import RuntimeCatalog, load_runtime_catalog
 from tarmac.settings import Settings
 
@@ -29,6 +33,9 @@ class Installation:
     secrets: SecretBox
     database: Database
     event_log: EventLog
+    bundle_limits: BundleLimits
+    blob_store: BlobStore
+    runtime_backend: RuntimeBackend
 
     @property
     def data_dir(self) -> Path:
@@ -56,12 +63,27 @@ def open_installation(settings: Settings, *, migrate: bool = True) -> Installati
     )
     if migrate:
         upgrade_to_head(engine)
-    installation = Installation(
+    limits = bundle_limits(settings)
+    blob_store = LocalBlobStore(settings.data_dir / "blobs")
+    return Installation(
         settings=settings,
         flags=flags,
         catalog=catalog,
         secrets=load_secret_box(secret_key=settings.secret_key, data_dir=settings.data_dir),
         database=Database(engine),
         event_log=EventLog(settings.data_dir / "events" / "events.jsonl"),
+        bundle_limits=limits,
+        blob_store=blob_store,
+        runtime_backend=FilesystemBackend(
+            data_dir=settings.data_dir, open_blob=blob_store.open, limits=limits
+        ),
     )
-    return installation
+
+
+def bundle_limits(settings: Settings) -> BundleLimits:
+    return BundleLimits(
+        max_unpacked_bytes=settings.max_bundle_unpacked_bytes,
+        max_members=settings.max_bundle_members,
+        max_compression_ratio=settings.max_bundle_compression_ratio,
+        max_upload_bytes=settings.max_bundle_upload_bytes,
+    )

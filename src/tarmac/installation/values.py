@@ -69,7 +69,7 @@ def _deep_merge(base: dict[Any, Any], extra: Mapping[Any, Any]) -> dict[Any, Any
 
 _MergingLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_merged_mapping,  # type: ignore[arg-type]
+    _construct_merged_mapping,
 )
 
 

@@ -1,0 +1,299 @@
+"""Deploys: push image and DAG deploys, and read the deploy history."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tarmac.access import roles
+from tarmac.access.principal import Principal
+from tarmac.deployments.models import Deployment
+from tarmac.deployments.service import get_deployment
+from tarmac.deploys.code_state import CodeState, record_and_make_live
+from tarmac.deploys.image_refs import check_image_ref
+from tarmac.deploys.locking import lock_deployment
+from tarmac.deploys.models import Deploy
+from tarmac.deploys.schemas import CurrentDags, DeployOut, DeployType
+from tarmac.errors import (
+    DagDeployDisabled,
+    InvalidRequest,
+    NotFound,
+    RuntimeDowngrade,
+)
+from tarmac.installation.flags import InstallationFlags
+from tarmac.runtime_backends.base import RuntimeBackend
+from tarmac.runtimes.catalog import RuntimeCatalog
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    type: DeployType
+    description: str | None
+    image: str | None
+    runtime_version: str | None
+    bundle_sha256: str | None
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    deploy: Deploy
+    replayed: bool
+
+
+def parse_deploy_type(value: str) -> DeployType:
+    try:
+        return DeployType(value)
+    except ValueError:
+        raise InvalidRequest(
+            f"type must be one of {', '.join(t.value for t in DeployType)}", field="type"
+        ) from None
+
+
+def check_deploy_request(
+    deployment: Deployment,
+    *,
+    principal: Principal,
+    request: DeployRequest,
+    has_bundle: bool,
+    flags: InstallationFlags,
+    catalog: RuntimeCatalog,
+) -> None:
+    """Every refusal a deploy can get from its request and the Deployment alone."""
+    if request.type is DeployType.DAG_ONLY:
+        principal.require(roles.DAGS_PUSH, deployment_id=deployment.id)
+        if not flags.dag_only_deployment_enabled or deployment.dag_deploy_mode != "dag_deploy":
+            raise DagDeployDisabled(
+                "DAG-only deploys need the Deployment in dag_deploy mode and "
+                "global.dagOnlyDeployment.enabled in values.yaml",
+                dag_deploy_mode=deployment.dag_deploy_mode,
+            )
+        if not has_bundle:
+            raise InvalidRequest("a DAG_ONLY deploy needs a dags bundle", field="dags")
+        if request.image is not None or request.runtime_version is not None:
+            raise InvalidRequest(
+                "a DAG_ONLY deploy changes only DAGs; image and runtime_version are not allowed",
+                field="image",
+            )
+        return
+    principal.require(roles.IMAGES_PUSH, deployment_id=deployment.id)
+    if not request.image:
+        raise InvalidRequest(f"an {request.type.value} deploy needs an image", field="image")
+    check_image_ref(request.image)
+    if request.type is DeployType.IMAGE_ONLY and has_bundle:
+        raise InvalidRequest("an IMAGE_ONLY deploy takes no dags bundle", field="dags")
+    if request.type is DeployType.IMAGE_AND_DAG and not has_bundle:
+        raise InvalidRequest("an IMAGE_AND_DAG deploy needs a dags bundle", field="dags")
+    if request.runtime_version is not None:
+        catalog.get(request.runtime_version)
+
+
+def create_deploy(
+    session: Session,
+    *,
+    principal: Principal,
+    deployment_id: str,
+    request: DeployRequest,
+    flags: InstallationFlags,
+    catalog: RuntimeCatalog,
+    backend: RuntimeBackend,
+    lock_timeout_seconds: float,
+    idempotency_key: str | None = None,
+) -> DeployResult:
+    """Record a deploy and make it live, one at a time per Deployment."""
+    deployment = lock_deployment(
+        session, deployment_id=deployment_id, timeout_seconds=lock_timeout_seconds
+    )
+    if idempotency_key:
+        earlier = find_idempotent_deploy(
+            session, deployment_id=deployment_id, user_id=principal.user_id, key=idempotency_key
+        )
+        if earlier is not None:
+            return DeployResult(deploy=earlier, replayed=True)
+    check_deploy_request(
+        deployment,
+        principal=principal,
+        request=request,
+        has_bundle=request.bundle_sha256 is not None,
+        flags=flags,
+        catalog=catalog,
+    )
+    state = _next_code_state(session, deployment=deployment, request=request, catalog=catalog)
+    deploy = record_and_make_live(
+        session,
+        backend=backend,
+        deployment=deployment,
+        actor=principal,
+        deploy_type=request.type.value,
+        description=request.description or _default_description(request.type),
+        state=state,
+        idempotency_key=idempotency_key,
+    )
+    return DeployResult(deploy=deploy, replayed=False)
+
+
+def _next_code_state(
+    session: Session, *, deployment: Deployment, request: DeployRequest, catalog: RuntimeCatalog
+) -> CodeState:
+    """The new code state: what the request changes, the rest inherited from the live deploy."""
+    live = (
+        session.get(Deploy, deployment.current_deploy_id) if deployment.current_deploy_id else None
+    )
+    dag_deploy_enabled = deployment.dag_deploy_mode == "dag_deploy"
+    if request.type is DeployType.DAG_ONLY:
+        return CodeState(
+            image=live.image if live else None,
+            runtime_version=deployment.runtime_version,
+            airflow_version=deployment.airflow_version,
+            bundle_sha256=request.bundle_sha256,
+            dag_deploy_enabled=dag_deploy_enabled,
+        )
+    runtime = catalog.get(request.runtime_version or deployment.runtime_version)
+    if (
+        catalog.find(deployment.runtime_version)
+        and catalog.compare(runtime.version, deployment.runtime_version) < 0
+    ):
+        raise RuntimeDowngrade(
+            f"runtime {runtime.version} is older than the Deployment's "
+            f"{deployment.runtime_version}; only a rollback may downgrade the runtime",
+            runtime_version=runtime.version,
+            current_runtime_version=deployment.runtime_version,
+        )
+    bundle = request.bundle_sha256
+    if request.type is DeployType.IMAGE_ONLY:
+        bundle = live.bundle_sha256 if live else None
+    return CodeState(
+        image=check_image_ref(request.image or ""),
+        runtime_version=runtime.version,
+        airflow_version=runtime.airflow_version,
+        bundle_sha256=bundle,
+        dag_deploy_enabled=dag_deploy_enabled,
+    )
+
+
+def _default_description(deploy_type: DeployType) -> str:
+    if deploy_type is DeployType.DAG_ONLY:
+        return "Deployed via <tarmac deploy --dags>"
+    return "Deployed via <tarmac deploy>"
+
+
+def find_idempotent_deploy(
+    session: Session, *, deployment_id: str, user_id: str, key: str
+) -> Deploy | None:
+    return session.scalar(
+        select(Deploy).where(
+            Deploy.deployment_id == deployment_id,
+            Deploy.created_by_id == user_id,
+            Deploy.idempotency_key == key,
+        )
+    )
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 255 or not key.isprintable():
+        raise InvalidRequest("Idempotency-Key must be 1 to 255 printable characters")
+    return key
+
+
+def list_deploys(
+    session: Session,
+    *,
+    principal: Principal,
+    deployment_id: str,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> tuple[list[Deploy], str | None, Deployment]:
+    """A page of the history, newest first; the cursor is a sequence number (keyset)."""
+    deployment = get_deployment(
+        session,
+        principal=principal,
+        deployment_id=deployment_id,
+        permission=roles.DEPLOY_REVISIONS_GET,
+    )
+    size = DEFAULT_PAGE if limit is None else limit
+    if not 1 <= size <= MAX_PAGE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    query = select(Deploy).where(Deploy.deployment_id == deployment_id)
+    if cursor:
+        query = query.where(Deploy.seq < _decode_cursor(cursor))
+    rows = list(session.scalars(query.order_by(Deploy.seq.desc()).limit(size + 1)))
+    next_cursor = _encode_cursor(rows[size - 1].seq) if len(rows) > size else None
+    return rows[:size], next_cursor, deployment
+
+
+def get_deploy(
+    session: Session, *, principal: Principal, deployment_id: str, deploy_id: str
+) -> tuple[Deploy, Deployment]:
+    """A deploy of this Deployment; a deploy of another Deployment is 404."""
+    deployment = get_deployment(
+        session,
+        principal=principal,
+        deployment_id=deployment_id,
+        permission=roles.DEPLOY_REVISIONS_GET,
+    )
+    deploy = session.get(Deploy, deploy_id)
+    if deploy is None or deploy.deployment_id != deployment_id:
+        raise NotFound("no such deploy in this deployment", deploy_id=deploy_id)
+    return deploy, deployment
+
+
+def current_dags(session: Session, *, principal: Principal, deployment_id: str) -> CurrentDags:
+    deployment = get_deployment(
+        session, principal=principal, deployment_id=deployment_id, permission=roles.DAGS_READ
+    )
+    live = (
+        session.get(Deploy, deployment.current_deploy_id) if deployment.current_deploy_id else None
+    )
+    return CurrentDags(
+        deploy_id=live.id if live else None,
+        bundle_sha256=live.bundle_sha256 if live else None,
+        dag_deploy_enabled=live.dag_deploy_enabled
+        if live
+        else deployment.dag_deploy_mode == "dag_deploy",
+    )
+
+
+def deploy_out(deploy: Deploy, deployment: Deployment) -> DeployOut:
+    return DeployOut(
+        id=deploy.id,
+        deployment_id=deploy.deployment_id,
+        seq=deploy.seq,
+        type=deploy.type,
+        status=deploy.status,
+        description=deploy.description,
+        image=deploy.image,
+        runtime_version=deploy.runtime_version,
+        airflow_version=deploy.airflow_version,
+        dag_deploy_enabled=deploy.dag_deploy_enabled,
+        bundle_sha256=deploy.bundle_sha256,
+        rollback_from_id=deploy.rollback_from_id,
+        created_by=deploy.created_by,
+        created_at=deploy.created_at,
+        finished_at=deploy.finished_at,
+        failure_reason=deploy.failure_reason,
+        pinned=deploy.pinned,
+        is_current=deploy.id == deployment.current_deploy_id,
+    )
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "seq":
+            raise ValueError
+        return int(value)
+    except ValueError:
+        raise InvalidRequest("cursor is not one this server handed out", field="cursor") from None

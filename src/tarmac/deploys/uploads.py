@@ -1,0 +1,60 @@
+"""Receiving a DAG bundle: stream it into the blob store while hashing, check it, record it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sqlalchemy import Executable, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from tarmac.bundles.blob_store import BlobStore
+from tarmac.bundles.limits import BundleLimits
+from tarmac.bundles.manifest import BundleManifest
+from tarmac.bundles.validation import inspect_bundle
+from tarmac.deploys.models import BundleRecord
+
+
+@dataclass(frozen=True)
+class StoredBundle:
+    sha256: str
+    size: int
+    manifest: BundleManifest
+    new_bytes: bool
+
+
+def store_bundle(source: BinaryIO, *, blob_store: BlobStore, limits: BundleLimits) -> StoredBundle:
+    """Stage, validate and keep an uploaded bundle; an invalid one leaves nothing behind."""
+    with blob_store.stage(source, max_bytes=limits.max_upload_bytes) as staged:
+        manifest = inspect_bundle(staged.path, limits=limits)
+        new_bytes = blob_store.commit(staged)
+        return StoredBundle(
+            sha256=staged.sha256, size=staged.size, manifest=manifest, new_bytes=new_bytes
+        )
+
+
+def ensure_bundle_record(session: Session, bundle: StoredBundle) -> None:
+    """Insert the bundle's row once; concurrent deploys of the same bytes don't collide."""
+    values = {
+        "sha256": bundle.sha256,
+        "size": bundle.size,
+        "manifest": bundle.manifest.to_json(),
+    }
+    dialect = session.get_bind().dialect.name
+    statement: Executable
+    if dialect == "postgresql":
+        statement = pg_insert(BundleRecord).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite_insert(BundleRecord).values(values).on_conflict_do_nothing()
+    else:  # pragma: no cover - only the two supported databases
+        statement = insert(BundleRecord).values(values)
+    session.execute(statement)
+
+
+def bundle_manifest(session: Session, sha256: str | None) -> BundleManifest | None:
+    if sha256 is None:
+        return None
+    record = session.get(BundleRecord, sha256)
+    return BundleManifest.from_json(record.manifest) if record else None

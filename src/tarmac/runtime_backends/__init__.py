@@ -1,0 +1,1 @@
+"""Runtime backends: what makes a deploy's code state live (filesystem by default)."""
