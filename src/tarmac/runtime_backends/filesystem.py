@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from tarmac.bundles.limits import BundleLimits
 from tarmac.bundles.materialiser import Materialiser, write_json_atomically
+from tarmac.failpoints import failpoint
 from tarmac.runtime_backends.base import LiveSpec
 
 EMPTY_BUNDLE_DIR = ".empty"
@@ -46,7 +47,9 @@ class FilesystemBackend:
         target = self._bundle_dir(spec.bundle_sha256)
         (self.deployments_dir / release_name).mkdir(parents=True, exist_ok=True)
         write_json_atomically(self.spec_path(release_name), spec.to_json())
+        failpoint("between_spec_and_swap")
         self.materialiser.swap_live(self.dags_link(release_name), target)
+        failpoint("after_swap")
 
     def live_spec(self, *, release_name: str) -> LiveSpec | None:
         path = self.spec_path(release_name)

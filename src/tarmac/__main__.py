@@ -1,0 +1,5 @@
+"""``python -m tarmac`` is the ``tarmac`` command."""
+
+from tarmac.cli.main import app
+
+app()
