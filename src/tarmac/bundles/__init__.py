@@ -1,0 +1,10 @@
+"""DAG bundles: content-addressed tar.gz archives of a DAGs folder, on disk only (no database).
+
+- ``limits``: :class:`BundleLimits`, the size and shape bounds of a bundle.
+- ``manifest``: the files a bundle holds and :func:`diff_manifests` between two.
+- ``members`` / ``scan``: the member rules and the one streaming pass that applies them.
+- ``validation``: :func:`inspect_bundle`, the check of an uploaded bundle.
+- ``blob_store``: :class:`BlobStore` and :class:`LocalBlobStore` (stage, then commit).
+- ``materialiser``: :class:`Materialiser`, unpacked bundles and atomic live symlinks.
+- ``packing``: :func:`pack_dags_folder`, with ``.airflowignore`` (``airflowignore``).
+"""
