@@ -26,8 +26,10 @@ BAD_CREATES: list[tuple[Any, str]] = [
     ({**GOOD, "resources": {"x": "y" * 20_000}}, "invalid_request"),
     ({**GOOD, "executor": "MagicExecutor"}, "invalid_request"),
     ({**GOOD, "env_vars": [{"key": "1BAD", "value": "v"}]}, "invalid_request"),
-    ({**GOOD, "env_vars": [{"key": "A", "value": "1"}, {"key": "A", "value": "2"}]},
-     "invalid_request"),
+    (
+        {**GOOD, "env_vars": [{"key": "A", "value": "1"}, {"key": "A", "value": "2"}]},
+        "invalid_request",
+    ),
     ({**GOOD, "env_vars": [{"key": "A"}]}, "invalid_request"),
     ({**GOOD, "unknown_field": 1}, "invalid_request"),
     ({"name": "missing-fields"}, "invalid_request"),
@@ -90,8 +92,9 @@ BAD_PATCHES: list[tuple[Any, str]] = [
 
 @pytest.mark.parametrize(("body", "code"), BAD_PATCHES)
 def test_bad_patch_is_refused_and_changes_nothing(api: Api, body: Any, code: str) -> None:
-    created = api.new_deployment("patchme", dag_deploy_mode="image",
-                                 env_vars=[{"key": "A", "value": "1"}])
+    created = api.new_deployment(
+        "patchme", dag_deploy_mode="image", env_vars=[{"key": "A", "value": "1"}]
+    )
     path = f"/api/v1/deployments/{created['id']}"
     response = api.patch(path, json=body)
     assert response.status_code == 400, response.text
@@ -102,16 +105,22 @@ def test_bad_patch_is_refused_and_changes_nothing(api: Api, body: Any, code: str
 def test_bad_users_and_members(api: Api) -> None:
     created = api.new_deployment("m", dag_deploy_mode="image")
     user_id, _ = api.new_user("member")
-    for body in ({"username": ""}, {"username": "a b"}, {"username": "x" * 10_000},
-                 {"username": "ok", "system_role": "GOD"}):
+    for body in (
+        {"username": ""},
+        {"username": "a b"},
+        {"username": "x" * 10_000},
+        {"username": "ok", "system_role": "GOD"},
+    ):
         response = api.post("/api/v1/users", json=body)
         assert response.status_code == 400, body
         assert response.json()["error"]["code"] == "invalid_request"
-    bad_role = api.put(f"/api/v1/deployments/{created['id']}/members/{user_id}",
-                       json={"role": "OWNER"})
+    bad_role = api.put(
+        f"/api/v1/deployments/{created['id']}/members/{user_id}", json={"role": "OWNER"}
+    )
     assert bad_role.status_code == 400
-    missing = api.put(f"/api/v1/deployments/{created['id']}/members/nobody",
-                      json={"role": "DEPLOYMENT_VIEWER"})
+    missing = api.put(
+        f"/api/v1/deployments/{created['id']}/members/nobody", json={"role": "DEPLOYMENT_VIEWER"}
+    )
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
     assert api.get("/api/v1/deployments/does-not-exist").status_code == 404

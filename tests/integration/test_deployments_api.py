@@ -24,7 +24,10 @@ def test_create_get_list_deployment(api: Api) -> None:
         description="nightly sales",
         executor="KubernetesExecutor",
         resources={"scheduler": {"replicas": 2}},
-        env_vars=[{"key": "REGION", "value": "eu"}, {"key": "PW", "value": "s3cret", "is_secret": True}],
+        env_vars=[
+            {"key": "REGION", "value": "eu"},
+            {"key": "PW", "value": "s3cret", "is_secret": True},
+        ],
     )
     assert created["name"] == "Sales ETL"
     assert created["release_name"].startswith("sales-etl-")
@@ -52,7 +55,9 @@ def test_release_names_are_unique_and_url_safe(api: Api) -> None:
 
 
 def test_secret_values_are_encrypted_at_rest(api: Api, tmp_path: object) -> None:
-    created = api.new_deployment(env_vars=[{"key": "PW", "value": "hunter2-plain", "is_secret": True}])
+    created = api.new_deployment(
+        env_vars=[{"key": "PW", "value": "hunter2-plain", "is_secret": True}]
+    )
     installation = api.client.app.state.installation  # type: ignore[attr-defined]
     with installation.database.engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT value FROM deployment_env_vars").scalar_one()
@@ -84,7 +89,10 @@ def test_patch_changes_settings_and_keeps_secrets(api: Api) -> None:
                 "description": "new words",
                 "executor": "LocalExecutor",
                 "resources": {"workers": {"replicas": 3}},
-                "env_vars": [{"key": "PW", "value": None, "is_secret": True}, {"key": "B", "value": "2"}],
+                "env_vars": [
+                    {"key": "PW", "value": None, "is_secret": True},
+                    {"key": "B", "value": "2"},
+                ],
                 "rollback_enabled": True,
             },
         )
@@ -115,7 +123,9 @@ def test_rollback_toggle_needs_the_installation(database_url: str, tmp_path: obj
         data_dir=Path(str(tmp_path)) / "d", database_url=database_url, values=None
     ) as api:
         created = api.new_deployment(dag_deploy_mode="image")
-        response = api.patch(f"/api/v1/deployments/{created['id']}", json={"rollback_enabled": True})
+        response = api.patch(
+            f"/api/v1/deployments/{created['id']}", json={"rollback_enabled": True}
+        )
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "rollback_disabled"
         assert "global.deployRollbackEnabled" in response.json()["error"]["message"]
@@ -141,7 +151,9 @@ def test_members_grant_access(api: Api) -> None:
             json={"role": "DEPLOYMENT_VIEWER"},
         )
     )
-    assert [d["id"] for d in viewer.ok(viewer.get("/api/v1/deployments"))["items"]] == [created["id"]]
+    assert [d["id"] for d in viewer.ok(viewer.get("/api/v1/deployments"))["items"]] == [
+        created["id"]
+    ]
     assert viewer.ok(viewer.get(f"/api/v1/deployments/{created['id']}"))["id"] == created["id"]
 
 

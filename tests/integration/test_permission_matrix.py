@@ -43,7 +43,11 @@ ENDPOINTS: dict[str, tuple[Call, int, set[str]]] = {
     "POST deployments": (
         lambda a, c: a.post(
             "/api/v1/deployments",
-            json={"name": f"d-{c['role']}", "runtime_version": "12.4.0", "dag_deploy_mode": "image"},
+            json={
+                "name": f"d-{c['role']}",
+                "runtime_version": "12.4.0",
+                "dag_deploy_mode": "image",
+            },
         ),
         201,
         {"SYSTEM_ADMIN", "SYSTEM_EDITOR"},
@@ -82,8 +86,12 @@ def _as_role(api: Api, role: str) -> tuple[Api, dict[str, Any]]:
                 f"/api/v1/deployments/{deployment['id']}/members/{user_id}", json={"role": role}
             )
         )
-    context = {"role": role, "user_id": user_id, "other_id": other_id,
-               "deployment_id": deployment["id"]}
+    context = {
+        "role": role,
+        "user_id": user_id,
+        "other_id": other_id,
+        "deployment_id": deployment["id"],
+    }
     return caller, context
 
 

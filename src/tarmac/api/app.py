@@ -18,6 +18,7 @@ from tarmac.deploys import routes as deploy_routes
 from tarmac.deploys.recovery import recover_deploys
 from tarmac.installation import routes as installation_routes
 from tarmac.installation.context import Installation, open_installation
+from tarmac.rollbacks import routes as rollback_routes
 from tarmac.runtimes import routes as runtime_routes
 from tarmac.settings import Settings
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
         deployment_routes.router,
         deploy_routes.router,
         blob_routes.router,
+        rollback_routes.router,
     ):
         app.include_router(router)
     return app

@@ -67,6 +67,7 @@ def record_and_make_live(
     state: CodeState,
     rollback_from_id: str | None = None,
     idempotency_key: str | None = None,
+    event_extra: dict[str, object] | None = None,
 ) -> Deploy:
     """Append a deploy to the locked Deployment's history and make it live.
 
@@ -113,11 +114,13 @@ def record_and_make_live(
             deployment.dag_deploy_mode = "dag_deploy" if state.dag_deploy_enabled else "image"
     deploy.finished_at = utcnow()
     session.flush()
-    record_event(session, deploy_event(deploy, actor=actor.username))
+    record_event(session, deploy_event(deploy, actor=actor.username, extra=event_extra))
     return deploy
 
 
-def deploy_event(deploy: Deploy, *, actor: str | None) -> dict[str, object]:
+def deploy_event(
+    deploy: Deploy, *, actor: str | None, extra: dict[str, object] | None = None
+) -> dict[str, object]:
     action = "deploy.rollback" if deploy.rollback_from_id else "deploy.create"
     return ecs_event(
         action=action,
@@ -126,6 +129,7 @@ def deploy_event(deploy: Deploy, *, actor: str | None) -> dict[str, object]:
         deployment_id=deploy.deployment_id,
         deploy=deploy_fields(deploy),
         message=deploy.failure_reason,
+        extra=extra,
     )
 
 

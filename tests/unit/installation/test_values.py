@@ -60,7 +60,9 @@ def test_absent_keys_mean_off_and_90_days(tmp_path: Path) -> None:
 
 
 def test_newer_spelling_is_accepted() -> None:
-    flags = parse_values("global:\n  deploymentLifecycle:\n    deployRollback:\n      enabled: true\n")
+    flags = parse_values(
+        "global:\n  deploymentLifecycle:\n    deployRollback:\n      enabled: true\n"
+    )
     assert flags.deploy_rollback_enabled is True
 
 
@@ -69,14 +71,23 @@ def test_newer_spelling_is_accepted() -> None:
     [
         ("global:\n  deployRollbackEnabled: maybe\n", "global.deployRollbackEnabled"),
         ("global:\n  deployRollbackEnabled: 1\n", "global.deployRollbackEnabled"),
-        ("houston:\n  cleanupDeployRevisions:\n    olderThan: ninety\n",
-         "houston.cleanupDeployRevisions.olderThan"),
-        ("houston:\n  cleanupDeployRevisions:\n    olderThan: -1\n",
-         "houston.cleanupDeployRevisions.olderThan"),
-        ("houston:\n  cleanupDeployRevisions:\n    olderThan: 1.5\n",
-         "houston.cleanupDeployRevisions.olderThan"),
+        (
+            "houston:\n  cleanupDeployRevisions:\n    olderThan: ninety\n",
+            "houston.cleanupDeployRevisions.olderThan",
+        ),
+        (
+            "houston:\n  cleanupDeployRevisions:\n    olderThan: -1\n",
+            "houston.cleanupDeployRevisions.olderThan",
+        ),
+        (
+            "houston:\n  cleanupDeployRevisions:\n    olderThan: 1.5\n",
+            "houston.cleanupDeployRevisions.olderThan",
+        ),
         ("houston:\n  cleanupDeployRevisions: yes\n", "houston.cleanupDeployRevisions"),
-        ("global:\n  dagOnlyDeployment:\n    enabled: [true]\n", "global.dagOnlyDeployment.enabled"),
+        (
+            "global:\n  dagOnlyDeployment:\n    enabled: [true]\n",
+            "global.dagOnlyDeployment.enabled",
+        ),
     ],
 )
 def test_wrong_types_name_the_key(text: str, key: str) -> None:
@@ -90,8 +101,12 @@ def test_string_booleans_from_helm_set_are_understood() -> None:
 
 
 def test_olderthan_zero_is_kept() -> None:
-    assert parse_values("houston:\n  cleanupDeployRevisions:\n    olderThan: 0\n")\
-        .cleanup_older_than_days == 0
+    assert (
+        parse_values(
+            "houston:\n  cleanupDeployRevisions:\n    olderThan: 0\n"
+        ).cleanup_older_than_days
+        == 0
+    )
 
 
 def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:

@@ -1,0 +1,221 @@
+"""Rollbacks: gather the facts, ask the policy, and make the target's code live as a new deploy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tarmac.access.principal import Principal
+from tarmac.db.base import utcnow
+from tarmac.deployments.models import Deployment
+from tarmac.deployments.service import get_deployment
+from tarmac.deploys.code_state import CodeState, record_and_make_live
+from tarmac.deploys.locking import lock_deployment
+from tarmac.deploys.models import Deploy
+from tarmac.deploys.service import find_idempotent_deploy
+from tarmac.deploys.uploads import bundle_manifest
+from tarmac.errors import NotFound, TarmacError
+from tarmac.events.ecs import ecs_event
+from tarmac.events.service import record_event
+from tarmac.installation.flags import InstallationFlags
+from tarmac.rollbacks.facts import DeployFacts, DeploymentFacts
+from tarmac.rollbacks.policy import RollbackDecision, decide_rollback, raise_first_refusal
+from tarmac.runtime_backends.base import RuntimeBackend
+from tarmac.runtimes.catalog import RuntimeCatalog
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    description: str | None
+    dry_run: bool
+    acknowledge: frozenset[str]
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """Either the plan of a dry run, or the new deploy (``replayed`` for a repeated key)."""
+
+    plan: dict[str, Any] | None
+    deploy: Deploy | None
+    replayed: bool = False
+
+
+def deployment_facts(deployment: Deployment) -> DeploymentFacts:
+    return DeploymentFacts(
+        id=deployment.id,
+        name=deployment.name,
+        description=deployment.description,
+        executor=deployment.executor,
+        resources=deployment.resources,
+        env_var_keys=tuple(v.key for v in deployment.env_vars),
+        dag_deploy_mode=deployment.dag_deploy_mode,
+        rollback_enabled=deployment.rollback_enabled,
+        runtime_version=deployment.runtime_version,
+    )
+
+
+def deploy_facts(deploy: Deploy) -> DeployFacts:
+    return DeployFacts(
+        id=deploy.id,
+        deployment_id=deploy.deployment_id,
+        seq=deploy.seq,
+        image=deploy.image,
+        runtime_version=deploy.runtime_version,
+        airflow_version=deploy.airflow_version,
+        dag_deploy_enabled=deploy.dag_deploy_enabled,
+        bundle_sha256=deploy.bundle_sha256,
+        created_at=deploy.created_at,
+        pinned=deploy.pinned,
+    )
+
+
+def decide(
+    session: Session,
+    *,
+    principal: Principal,
+    deployment: Deployment,
+    target_deploy_id: str,
+    request: RollbackRequest,
+    flags: InstallationFlags,
+    catalog: RuntimeCatalog,
+    now: datetime,
+) -> tuple[RollbackDecision, Deploy]:
+    """Load the facts of one rollback and let the pure policy decide."""
+    target = session.get(Deploy, target_deploy_id)
+    if target is None:
+        raise NotFound("no such deploy", deploy_id=target_deploy_id)
+    live = (
+        session.get(Deploy, deployment.current_deploy_id) if deployment.current_deploy_id else None
+    )
+    decision = decide_rollback(
+        deployment=deployment_facts(deployment),
+        target=deploy_facts(target),
+        live=deploy_facts(live) if live else None,
+        flags=flags,
+        permissions=principal.permissions_on(deployment.id),
+        catalog=catalog,
+        now=now,
+        description=request.description,
+        acknowledged=request.acknowledge,
+        dry_run=request.dry_run,
+        target_manifest=bundle_manifest(session, target.bundle_sha256),
+        live_manifest=bundle_manifest(session, live.bundle_sha256 if live else None),
+    )
+    return decision, target
+
+
+def preview_rollback(
+    session: Session,
+    *,
+    principal: Principal,
+    deployment_id: str,
+    target_deploy_id: str,
+    request: RollbackRequest,
+    flags: InstallationFlags,
+    catalog: RuntimeCatalog,
+) -> RollbackDecision:
+    """The decision without acting: a dry run, or the look before the lock is taken."""
+    deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
+    decision, _target = decide(
+        session,
+        principal=principal,
+        deployment=deployment,
+        target_deploy_id=target_deploy_id,
+        request=request,
+        flags=flags,
+        catalog=catalog,
+        now=utcnow(),
+    )
+    return decision
+
+
+def execute_rollback(
+    session: Session,
+    *,
+    principal: Principal,
+    deployment_id: str,
+    target_deploy_id: str,
+    request: RollbackRequest,
+    flags: InstallationFlags,
+    catalog: RuntimeCatalog,
+    backend: RuntimeBackend,
+    lock_timeout_seconds: float,
+    idempotency_key: str | None = None,
+) -> RollbackResult:
+    """Roll back under the Deployment's lock: a NEW deploy with the target's code state."""
+    get_deployment(session, principal=principal, deployment_id=deployment_id)
+    deployment = lock_deployment(
+        session, deployment_id=deployment_id, timeout_seconds=lock_timeout_seconds
+    )
+    if idempotency_key:
+        earlier = find_idempotent_deploy(
+            session, deployment_id=deployment_id, user_id=principal.user_id, key=idempotency_key
+        )
+        if earlier is not None:
+            return RollbackResult(plan=None, deploy=earlier, replayed=True)
+    decision, target = decide(
+        session,
+        principal=principal,
+        deployment=deployment,
+        target_deploy_id=target_deploy_id,
+        request=request,
+        flags=flags,
+        catalog=catalog,
+        now=utcnow(),
+    )
+    raise_first_refusal(decision)
+    assert decision.plan is not None  # allowed decisions always carry a plan
+    deploy = record_and_make_live(
+        session,
+        backend=backend,
+        deployment=deployment,
+        actor=principal,
+        deploy_type=target.type,
+        description=decision.description,
+        state=CodeState.of(target),
+        rollback_from_id=target.id,
+        idempotency_key=idempotency_key,
+        event_extra={"rollback": rollback_event_fields(decision, target, request)},
+    )
+    return RollbackResult(plan=decision.plan.to_json(), deploy=deploy)
+
+
+def rollback_event_fields(
+    decision: RollbackDecision, target: Deploy, request: RollbackRequest
+) -> dict[str, object]:
+    plan = decision.plan
+    return {
+        "target": {"id": target.id, "seq": target.seq},
+        "summary": plan.summary if plan else None,
+        "warnings": [w.code for w in plan.warnings] if plan else [],
+        "acknowledged": sorted(request.acknowledge),
+        "dry_run": request.dry_run,
+    }
+
+
+def record_refused_rollback(
+    session: Session,
+    *,
+    principal: Principal,
+    deployment_id: str,
+    target_deploy_id: str,
+    error: TarmacError,
+) -> None:
+    """Log a refused rollback (outcome failure, with the code) in its own transaction."""
+    record_event(
+        session,
+        ecs_event(
+            action="deploy.rollback",
+            outcome="failure",
+            actor=principal.username,
+            deployment_id=deployment_id,
+            message=error.message,
+            extra={
+                "rollback": {"target": {"id": target_deploy_id}},
+                "error": {"code": error.code},
+            },
+        ),
+    )
