@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from tarmac.cli import deployments, runtimes, users
+from tarmac.cli import deployments, deploys, runtimes, users
+from tarmac.cli.demo import demo
+from tarmac.cli.rollback import rollback
 from tarmac.cli.server import server
 
 app = typer.Typer(
@@ -13,8 +15,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("server")(server)
+app.command("demo")(demo)
 app.command("login")(users.login)
+app.command("deploy")(deploys.deploy)
+app.command("rollback")(rollback)
 app.add_typer(deployments.app, name="deployment")
+app.add_typer(deploys.app, name="deploys")
 app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
 app.add_typer(runtimes.app, name="runtimes")

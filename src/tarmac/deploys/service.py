@@ -239,10 +239,20 @@ def get_deploy(
         deployment_id=deployment_id,
         permission=roles.DEPLOY_REVISIONS_GET,
     )
-    deploy = session.get(Deploy, deploy_id)
+    deploy = find_deploy(session, deployment_id=deployment_id, ref=deploy_id)
     if deploy is None or deploy.deployment_id != deployment_id:
         raise NotFound("no such deploy in this deployment", deploy_id=deploy_id)
     return deploy, deployment
+
+
+def find_deploy(session: Session, *, deployment_id: str, ref: str) -> Deploy | None:
+    """A deploy by id, or by its sequence number in the Deployment (``7`` or ``#7``)."""
+    number = ref.removeprefix("#")
+    if number.isdigit() and len(number) <= 9:
+        return session.scalar(
+            select(Deploy).where(Deploy.deployment_id == deployment_id, Deploy.seq == int(number))
+        )
+    return session.get(Deploy, ref)
 
 
 def current_dags(session: Session, *, principal: Principal, deployment_id: str) -> CurrentDags:

@@ -15,7 +15,7 @@ from tarmac.deployments.service import get_deployment
 from tarmac.deploys.code_state import CodeState, record_and_make_live
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy
-from tarmac.deploys.service import find_idempotent_deploy
+from tarmac.deploys.service import find_deploy, find_idempotent_deploy
 from tarmac.deploys.uploads import bundle_manifest
 from tarmac.errors import NotFound, TarmacError
 from tarmac.events.ecs import ecs_event
@@ -84,7 +84,7 @@ def decide(
     now: datetime,
 ) -> tuple[RollbackDecision, Deploy]:
     """Load the facts of one rollback and let the pure policy decide."""
-    target = session.get(Deploy, target_deploy_id)
+    target = find_deploy(session, deployment_id=deployment.id, ref=target_deploy_id)
     if target is None:
         raise NotFound("no such deploy", deploy_id=target_deploy_id)
     live = (

@@ -1,0 +1,1 @@
+"""``tarmac demo``: a ready-to-try installation with sample deploys."""
