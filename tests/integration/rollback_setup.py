@@ -43,10 +43,26 @@ def make_history(
         resources={"scheduler": {"replicas": 2, "cpu": "1"}},
         env_vars=[{"key": "REGION", "value": "eu"}, {"key": "PW", "value": "s", "is_secret": True}],
     )
-    v1 = api.ok(api.deploy(dep["id"], type="IMAGE_AND_DAG", image="repo/img:1",
-                           runtime_version=runtime_v1, dags=BUNDLE_V1), 201)
-    v2 = api.ok(api.deploy(dep["id"], type="IMAGE_AND_DAG", image="repo/img:2",
-                           runtime_version=runtime_v2, dags=BUNDLE_V2), 201)
+    v1 = api.ok(
+        api.deploy(
+            dep["id"],
+            type="IMAGE_AND_DAG",
+            image="repo/img:1",
+            runtime_version=runtime_v1,
+            dags=BUNDLE_V1,
+        ),
+        201,
+    )
+    v2 = api.ok(
+        api.deploy(
+            dep["id"],
+            type="IMAGE_AND_DAG",
+            image="repo/img:2",
+            runtime_version=runtime_v2,
+            dags=BUNDLE_V2,
+        ),
+        201,
+    )
     if rollback_enabled:
         api.ok(api.patch(f"/api/v1/deployments/{dep['id']}", json={"rollback_enabled": True}))
     dep = api.ok(api.get(f"/api/v1/deployments/{dep['id']}"))
@@ -55,9 +71,7 @@ def make_history(
 
 def rollback(api: Api, history: History, target: dict[str, Any], **body: Any) -> httpx.Response:
     body.setdefault("description", "v2 broke the nightly load")
-    return api.post(
-        f"/api/v1/deployments/{history.id}/deploys/{target['id']}/rollback", json=body
-    )
+    return api.post(f"/api/v1/deployments/{history.id}/deploys/{target['id']}/rollback", json=body)
 
 
 def error_code(response: httpx.Response) -> str:

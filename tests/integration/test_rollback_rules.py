@@ -36,8 +36,9 @@ def _age(api: Api, deploy: dict[str, Any], days: float) -> None:
     if installation.database.engine.dialect.name == "sqlite":
         when = when.replace(tzinfo=None)
     with installation.database.engine.begin() as conn:
-        conn.execute(text("UPDATE deploys SET created_at = :t WHERE id = :i"),
-                     {"t": when, "i": deploy["id"]})
+        conn.execute(
+            text("UPDATE deploys SET created_at = :t WHERE id = :i"), {"t": when, "i": deploy["id"]}
+        )
 
 
 def _deployment(api: Api, history: History) -> dict[str, Any]:
@@ -46,10 +47,17 @@ def _deployment(api: Api, history: History) -> dict[str, Any]:
 
 # Rule 1 -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("role", "allowed"),
-    [("DEPLOYMENT_VIEWER", False), ("DEPLOYMENT_EDITOR", True), ("DEPLOYMENT_ADMIN", True),
-     ("SYSTEM_ADMIN", True), ("SYSTEM_VIEWER", False), ("SYSTEM_EDITOR", False)],
+    [
+        ("DEPLOYMENT_VIEWER", False),
+        ("DEPLOYMENT_EDITOR", True),
+        ("DEPLOYMENT_ADMIN", True),
+        ("SYSTEM_ADMIN", True),
+        ("SYSTEM_VIEWER", False),
+        ("SYSTEM_EDITOR", False),
+    ],
 )
 def test_rule_01_permission(api: Api, role: str, allowed: bool) -> None:
     history = make_history(api)
@@ -69,6 +77,7 @@ def test_rule_01_permission(api: Api, role: str, allowed: bool) -> None:
 
 # Rule 2 -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("missing", sorted(FLAG_LINES))
 def test_rule_02_each_installation_flag_off_refuses(
     database_url: str, tmp_path: Path, missing: str
@@ -87,6 +96,7 @@ def test_rule_02_each_installation_flag_off_refuses(
 
 # Rule 3 -------------------------------------------------------------------------------------
 
+
 def test_rule_03_deployment_toggle_off_refuses_and_is_off_by_default(api: Api) -> None:
     history = make_history(api, rollback_enabled=False)
     assert _deployment(api, history)["rollback_enabled"] is False
@@ -98,6 +108,7 @@ def test_rule_03_deployment_toggle_off_refuses_and_is_off_by_default(api: Api) -
 
 
 # Rule 4 -------------------------------------------------------------------------------------
+
 
 def test_rule_04_deploys_older_than_the_window_cannot_be_targets(api: Api) -> None:
     history = make_history(api)
@@ -122,6 +133,7 @@ def test_rule_04_older_than_zero_makes_every_deploy_too_old(
 
 # Rule 5 -------------------------------------------------------------------------------------
 
+
 def test_rule_05_target_runtime_below_5_is_refused(api: Api) -> None:
     history = make_history(api, runtime_v1="4.2.0", runtime_v2="12.4.0")
     response = rollback(api, history, history.v1)
@@ -144,6 +156,7 @@ def test_rule_05_runtime_5_0_0_is_supported(api: Api) -> None:
 
 # Rule 6 -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", ["nfs", "git_sync"])
 def test_rule_06_nfs_and_git_sync_cannot_roll_back(api: Api, mode: str) -> None:
     history = make_history(api, mode=mode)
@@ -160,12 +173,14 @@ def test_rule_06_image_and_dag_deploy_can_roll_back(api: Api, mode: str) -> None
 
 # Rule 7 -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("description", ["", "   ", "\n\t ", None])
 def test_rule_07_description_is_required(api: Api, description: str | None) -> None:
     history = make_history(api)
     body: dict[str, Any] = {"description": description}
     response = api.post(
-        f"/api/v1/deployments/{history.id}/deploys/{history.v1['id']}/rollback", json=body)
+        f"/api/v1/deployments/{history.id}/deploys/{history.v1['id']}/rollback", json=body
+    )
     assert response.status_code == 400
     assert error_code(response) == "description_required"
     assert len(api.history(history.id)) == 2
@@ -181,15 +196,29 @@ def test_rule_07_description_is_trimmed_and_limited_to_500(api: Api) -> None:
 
 # Rule 8 -------------------------------------------------------------------------------------
 
+
 def test_rule_08_code_runtime_and_dag_setting_roll_back_and_nothing_else(api: Api) -> None:
     history = make_history(api, runtime_v1="12.3.0", runtime_v2="12.4.0")
-    api.ok(api.patch(f"/api/v1/deployments/{history.id}", json={
-        "description": "changed after v2", "resources": {"workers": {"replicas": 9}}}))
+    api.ok(
+        api.patch(
+            f"/api/v1/deployments/{history.id}",
+            json={"description": "changed after v2", "resources": {"workers": {"replicas": 9}}},
+        )
+    )
     before = _deployment(api, history)
     new = api.ok(rollback(api, history, history.v1, acknowledge=["data_loss"]), 201)
     after = _deployment(api, history)
-    for kept in ("name", "description", "executor", "resources", "env_vars", "release_name",
-                 "rollback_enabled", "created_at", "updated_at"):
+    for kept in (
+        "name",
+        "description",
+        "executor",
+        "resources",
+        "env_vars",
+        "release_name",
+        "rollback_enabled",
+        "created_at",
+        "updated_at",
+    ):
         assert after[kept] == before[kept], kept
     assert after["runtime_version"] == history.v1["runtime_version"] == new["runtime_version"]
     assert after["airflow_version"] == history.v1["airflow_version"]
@@ -199,8 +228,9 @@ def test_rule_08_code_runtime_and_dag_setting_roll_back_and_nothing_else(api: Ap
     assert live_files(api, after["release_name"]) == bundle_files(BUNDLE_V1)
     installation = api.client.app.state.installation  # type: ignore[attr-defined]
     with installation.database.engine.connect() as conn:
-        secret = conn.execute(text("SELECT value FROM deployment_env_vars WHERE key='PW'"))\
-            .scalar_one()
+        secret = conn.execute(
+            text("SELECT value FROM deployment_env_vars WHERE key='PW'")
+        ).scalar_one()
     assert installation.secrets.decrypt(secret) == "s"
 
 
@@ -209,8 +239,10 @@ def test_rule_08_dag_deploy_setting_goes_back(api: Api) -> None:
     history = make_history(api, mode="image")
     installation = api.client.app.state.installation  # type: ignore[attr-defined]
     with installation.database.engine.begin() as conn:  # the mode was switched to dag_deploy
-        conn.execute(text("UPDATE deployments SET dag_deploy_mode='dag_deploy' WHERE id=:i"),
-                     {"i": history.id})
+        conn.execute(
+            text("UPDATE deployments SET dag_deploy_mode='dag_deploy' WHERE id=:i"),
+            {"i": history.id},
+        )
     dag_only = api.ok(api.deploy(history.id, dags=BUNDLE_V1), 201)
     assert dag_only["dag_deploy_enabled"] is True
     new = api.ok(rollback(api, history, history.v2), 201)
@@ -219,6 +251,7 @@ def test_rule_08_dag_deploy_setting_goes_back(api: Api) -> None:
 
 
 # Rule 9 -------------------------------------------------------------------------------------
+
 
 def test_rule_09_rollback_is_a_new_deploy_and_history_is_kept(api: Api) -> None:
     history = make_history(api)
@@ -233,6 +266,7 @@ def test_rule_09_rollback_is_a_new_deploy_and_history_is_kept(api: Api) -> None:
 
 
 # Rule 10 ------------------------------------------------------------------------------------
+
 
 def test_rule_10_restricted_runtime_warns_and_needs_acknowledgement(api: Api) -> None:
     history = make_history(api, runtime_v1="9.1.0", runtime_v2="9.7.0")
@@ -251,11 +285,15 @@ def test_rule_10_restricted_runtime_warns_and_needs_acknowledgement(api: Api) ->
 
 # Rule 11 ------------------------------------------------------------------------------------
 
+
 def test_rule_11_downgrade_lists_erased_tables_and_needs_acknowledgement(api: Api) -> None:
     history = make_history(api, runtime_v1="12.4.0", runtime_v2="3.1-2")
     plan = api.ok(rollback(api, history, history.v1, dry_run=True))["plan"]
     assert plan["rolled_back"]["runtime_version"] == {
-        "from": "3.1-2", "to": "12.4.0", "direction": "downgrade"}
+        "from": "3.1-2",
+        "to": "12.4.0",
+        "direction": "downgrade",
+    }
     data_loss = next(w for w in plan["warnings"] if w["code"] == "data_loss")
     tables = {t["name"] for t in data_loss["tables"]}
     assert {"dag_version", "dag_bundle", "backfill"} <= tables
@@ -269,6 +307,7 @@ def test_rule_11_downgrade_lists_erased_tables_and_needs_acknowledgement(api: Ap
 
 
 # Also: already current, not found, dry run ------------------------------------------------
+
 
 def test_rolling_back_to_the_live_code_state_is_refused(api: Api) -> None:
     history = make_history(api)
@@ -290,7 +329,10 @@ def test_dry_run_changes_nothing(api: Api) -> None:
     before = _deployment(api, history), api.history(history.id)
     plan = api.ok(rollback(api, history, history.v1, dry_run=True, description=None))["plan"]
     assert plan["rolled_back"]["dag_files"] == {
-        "added": ["old_only.py"], "removed": ["new_only.py"], "changed": ["etl.py"]}
+        "added": ["old_only.py"],
+        "removed": ["new_only.py"],
+        "changed": ["etl.py"],
+    }
     assert plan["kept"]["env_var_keys"] == ["REGION", "PW"]
     assert (_deployment(api, history), api.history(history.id)) == before
 
