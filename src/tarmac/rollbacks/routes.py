@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from tarmac.access.principal import Principal
 from tarmac.api.dependencies import CurrentPrincipal, InstallationDep, commit
 from tarmac.deployments.service import get_deployment
 from tarmac.deploys.locking import deploy_lock_errors
 from tarmac.deploys.schemas import DeployOut, DeployStatus
-from tarmac.deploys.service import check_idempotency_key, deploy_out
+from tarmac.deploys.service import check_idempotency_key, deploy_out, find_idempotent_deploy
 from tarmac.errors import DeployFailed, NotFound, TarmacError
 from tarmac.installation.context import Installation
 from tarmac.rollbacks import service
@@ -52,6 +53,13 @@ def rollback(
     key = check_idempotency_key(idempotency_key)
     try:
         with installation.database.session() as session:
+            if (
+                key
+                and not body.dry_run
+                and (earlier := _replay(session, principal, deployment_id, key))
+            ):
+                response.status_code = status.HTTP_200_OK
+                return earlier
             decision = service.preview_rollback(
                 session,
                 principal=principal,
@@ -61,13 +69,15 @@ def rollback(
                 flags=installation.flags,
                 catalog=installation.catalog,
             )
+            # Refused already without the lock: say so at once (the decision is re-made
+            # under the lock, so a refusal can never be skipped by a race).
+            raise_first_refusal(decision)
+            assert decision.plan is not None
             if body.dry_run:
-                raise_first_refusal(decision)
-                assert decision.plan is not None
                 return JSONResponse({"plan": decision.plan.to_json()}, status_code=200)
-            target_bundle = decision.plan.bundle_sha256.after if decision.plan else None
+            target_bundle = decision.plan.bundle_sha256.after
         # Unpack the target before locking, so under the lock a rollback is a symlink swap.
-        if target_bundle is not None and not decision.refusals:
+        if target_bundle is not None:
             installation.runtime_backend.prepare(str(target_bundle))
         with (
             installation.database.session(write=True) as session,
@@ -101,6 +111,17 @@ def rollback(
             deploy=out.model_dump(mode="json"),
         )
     return out
+
+
+def _replay(
+    session: Session, principal: Principal, deployment_id: str, key: str
+) -> DeployOut | None:
+    """The deploy an earlier request with the same Idempotency-Key created, if any."""
+    deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
+    earlier = find_idempotent_deploy(
+        session, deployment_id=deployment_id, user_id=principal.user_id, key=key
+    )
+    return deploy_out(earlier, deployment) if earlier else None
 
 
 def _log_refusal(
