@@ -1,0 +1,113 @@
+"""What an Airflow downgrade erases from the metadata database, from a shipped schema catalog.
+
+``data/airflow_schemas.json`` holds, per Airflow minor version, every metadata table and its
+columns as ``airflow db migrate`` creates them on SQLite (regenerate it with
+``scripts/generate_airflow_schema_catalog.py``; see ``docs/airflow-schema-catalog.md``).
+A version that is not catalogued is read as the nearest catalogued minor at or below it
+(``2.11.0`` as ``2.10``, ``3.3.0`` as ``3.1``); versions below the oldest one are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+_CATALOG_FILE = "data/airflow_schemas.json"
+_VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)")
+
+Minor = tuple[int, int]
+Schema = dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class LostTable:
+    """A table the downgrade drops, with the columns (and so the data) it held."""
+
+    name: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LostColumn:
+    """A column the downgrade drops from a table that survives it."""
+
+    table: str
+    column: str
+
+
+@dataclass(frozen=True)
+class SchemaLoss:
+    """Everything a downgrade drops; both empty when nothing is lost."""
+
+    tables: tuple[LostTable, ...]
+    columns: tuple[LostColumn, ...]
+
+
+@cache
+def _catalog() -> dict[Minor, Schema]:
+    """The catalog file, parsed once: catalogued minor -> table -> columns."""
+    text = resources.files("tarmac.rollbacks").joinpath(_CATALOG_FILE).read_text(encoding="utf-8")
+    versions: dict[str, dict[str, dict[str, list[str]]]] = json.loads(text)["versions"]
+    return {
+        _parse_minor(minor): {table: tuple(cols) for table, cols in entry["tables"].items()}
+        for minor, entry in versions.items()
+    }
+
+
+def _parse_minor(version: str) -> Minor:
+    match = _VERSION.match(version)
+    if match is None:
+        raise ValueError(f"not an Airflow version: {version!r} (expected e.g. '2.10.5')")
+    return int(match[1]), int(match[2])
+
+
+def _catalogued_minor(airflow_version: str) -> Minor:
+    """The catalogued minor ``airflow_version`` is read as: its own, or the nearest below."""
+    wanted = _parse_minor(airflow_version)
+    at_or_below = [minor for minor in _catalog() if minor <= wanted]
+    if not at_or_below:
+        oldest = ".".join(map(str, min(_catalog())))
+        raise ValueError(
+            f"Airflow {airflow_version} is older than the schema catalog covers "
+            f"(oldest: {oldest}); cannot tell what a downgrade would erase"
+        )
+    return max(at_or_below)
+
+
+def catalogued_minors() -> list[str]:
+    """The Airflow minors the catalog has schemas for, oldest first (e.g. ``["2.3", ...]``)."""
+    return [f"{major}.{minor}" for major, minor in sorted(_catalog())]
+
+
+def catalogued_minor_for(airflow_version: str) -> str:
+    """The catalogued minor whose schema stands for ``airflow_version`` (``"2.11.0"`` -> 2.10)."""
+    major, minor = _catalogued_minor(airflow_version)
+    return f"{major}.{minor}"
+
+
+def schema_loss(*, from_airflow: str, to_airflow: str) -> SchemaLoss:
+    """Tables and columns present on ``from_airflow`` that moving to ``to_airflow`` drops.
+
+    Empty for an upgrade or a move within one minor. Raises ``ValueError`` for a version
+    that cannot be parsed or is older than the oldest catalogued minor (2.3).
+    """
+    source, target = _catalogued_minor(from_airflow), _catalogued_minor(to_airflow)
+    if target >= source:
+        return SchemaLoss(tables=(), columns=())
+    before, after = _catalog()[source], _catalog()[target]
+    tables = tuple(
+        LostTable(name=table, columns=columns)
+        for table, columns in sorted(before.items())
+        if table not in after
+    )
+    columns = tuple(
+        LostColumn(table=table, column=column)
+        for table, table_columns in sorted(before.items())
+        if table in after
+        for column in table_columns
+        if column not in after[table]
+    )
+    return SchemaLoss(tables=tables, columns=columns)
