@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tarmac import metrics
 from tarmac.errors import TarmacError
 
 _HTTP_CODES = {401: "unauthenticated", 403: "permission_denied", 404: "not_found"}
@@ -15,6 +16,8 @@ _HTTP_CODES = {401: "unauthenticated", 403: "permission_denied", 404: "not_found
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TarmacError)
     async def _tarmac_error(_request: Request, exc: TarmacError) -> JSONResponse:
+        if exc.status < 500:
+            metrics.count_refusal(code=exc.code)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(exc.to_body(), status_code=exc.status, headers=headers)
 
@@ -31,6 +34,7 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         first = problems[0] if problems else {"field": "", "problem": "invalid request"}
         message = f"{first['field'] or 'request'}: {first['problem']}"
+        metrics.count_refusal(code="invalid_request")
         body = {"error": {"code": "invalid_request", "message": message, "problems": problems}}
         return JSONResponse(body, status_code=400)
 
@@ -39,5 +43,6 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "invalid_request")
         if exc.status_code == 405:
             code = "method_not_allowed"
+        metrics.count_refusal(code=code)
         body = {"error": {"code": code, "message": str(exc.detail)}}
         return JSONResponse(body, status_code=exc.status_code)
