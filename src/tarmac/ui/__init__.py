@@ -1,0 +1,18 @@
+"""The web UI: server-rendered pages under ``/ui`` that call the same services as the API."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from tarmac.ui.pages import deployments, history, login, rollback, settings
+
+
+def install_ui(app: FastAPI) -> None:
+    """Add the UI's pages and its static files (CSS, a little JavaScript) to ``app``."""
+    for page in (login, deployments, history, rollback, settings):
+        app.include_router(page.router)
+    static = resources.files("tarmac.ui").joinpath("static")
+    app.mount("/ui/static", StaticFiles(directory=str(static)), name="ui-static")

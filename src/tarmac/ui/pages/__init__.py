@@ -1,0 +1,1 @@
+"""One module of routes per page of the web UI."""

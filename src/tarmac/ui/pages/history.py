@@ -1,0 +1,45 @@
+"""Deploy History: newest first, a page at a time, with a Deploy button on possible targets."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from tarmac.api.dependencies import InstallationDep
+from tarmac.db.base import utcnow
+from tarmac.ui.auth import UiPrincipal
+from tarmac.ui.history_view import build_history_page
+from tarmac.ui.rendering import render
+from tarmac.ui.route_class import UiRoute
+
+router = APIRouter(prefix="/ui", route_class=UiRoute, include_in_schema=False)
+
+
+@router.get("/deployments/{deployment_id}/history")
+def history_page(
+    request: Request,
+    deployment_id: str,
+    principal: UiPrincipal,
+    installation: InstallationDep,
+    cursor: str | None = None,
+    rolled_back: str | None = None,
+) -> Response:
+    with installation.database.session() as db:
+        page = build_history_page(
+            db,
+            principal=principal,
+            deployment_id=deployment_id,
+            cursor=cursor or None,
+            flags=installation.flags,
+            catalog=installation.catalog,
+            now=utcnow(),
+        )
+        new_row = next((r for r in page.rows if r.deploy.id == rolled_back), None)
+        return render(
+            request,
+            "history.html",
+            page=page,
+            deployment=page.deployment,
+            section="history",
+            first_page=not cursor,
+            new_row=new_row,
+        )

@@ -1,0 +1,67 @@
+"""Sign in with a username and password, and sign out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from tarmac.access.service import authenticate_password
+from tarmac.api.dependencies import InstallationDep
+from tarmac.errors import Unauthenticated
+from tarmac.ui.auth import CheckedForm, UiSessionDep, replace_session
+from tarmac.ui.rendering import render
+from tarmac.ui.route_class import UiRoute
+
+router = APIRouter(prefix="/ui", route_class=UiRoute, include_in_schema=False)
+
+HOME = "/ui/deployments"
+
+
+@router.get("")
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse(HOME, status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, session: UiSessionDep, next: str = HOME) -> Response:
+    if session.user_id is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "login.html", next=safe_next(next), username="", error=None)
+
+
+@router.post("/login")
+def login(
+    request: Request, installation: InstallationDep, session: UiSessionDep, form: CheckedForm
+) -> Response:
+    """Check the password; on success start a new session (new CSRF token)."""
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")
+    next_path = safe_next(str(form.get("next") or HOME))
+    try:
+        with installation.database.session() as db:
+            principal = authenticate_password(db, username=username, password=password)
+    except Unauthenticated:
+        return render(
+            request,
+            "login.html",
+            status=401,
+            next=next_path,
+            username=username,
+            error="Wrong username or password.",
+        )
+    replace_session(request, session.logged_in_as(principal.user_id))
+    return RedirectResponse(next_path, status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, session: UiSessionDep, form: CheckedForm) -> Response:
+    replace_session(request, session.anonymous())
+    return RedirectResponse("/ui/login", status_code=303)
+
+
+def safe_next(path: str) -> str:
+    """Only a path inside the UI: never another host (no open redirect)."""
+    if path.startswith("/ui/") and not path.startswith("//") and "\\" not in path:
+        return path
+    return HOME

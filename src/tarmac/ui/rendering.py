@@ -1,0 +1,93 @@
+"""Jinja2 templates (autoescaped, strict) and the filters the pages share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from tarmac import __version__
+
+_DEPLOY_TYPES = {
+    "IMAGE_AND_DAG": "Image + DAGs",
+    "IMAGE_ONLY": "Image",
+    "DAG_ONLY": "DAGs only",
+}
+_MODES = {
+    "image": "Image",
+    "dag_deploy": "DAG deploys",
+    "nfs": "NFS",
+    "git_sync": "Git sync",
+}
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The template environment, built on first use (not at import)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tarmac.ui", "templates"),
+        autoescape=True,  # every page is HTML: escape everything, always
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        reltime=relative_time,
+        exact_time=exact_time,
+        short_sha=short_sha,
+        deploy_type=lambda value: _DEPLOY_TYPES.get(value, value),
+        dag_mode=lambda value: _MODES.get(value, value),
+    )
+    env.globals["static"] = lambda path: f"/ui/static/{path}?v={__version__}"
+    return env
+
+
+def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page, with the signed-in user and the session's CSRF token available to it."""
+    session = getattr(request.state, "ui_session", None)
+    page = (
+        environment()
+        .get_template(template)
+        .render(
+            request_path=request.url.path,
+            user=getattr(request.state, "ui_principal", None),
+            csrf_token=session.csrf_token if session else "",
+            now=datetime.now(UTC),
+            **context,
+        )
+    )
+    return HTMLResponse(page, status_code=status)
+
+
+def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
+    """``5 minutes ago``, ``3 days ago``; exact time belongs in a title attribute."""
+    if moment is None:
+        return "never"
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    if seconds < 0:
+        return "just now"
+    for size, unit in (
+        (86400 * 365, "year"),
+        (86400 * 30, "month"),
+        (86400, "day"),
+        (3600, "hour"),
+        (60, "minute"),
+    ):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"
+
+
+def exact_time(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def short_sha(value: str | None) -> str:
+    return value[:12] if value else "—"
