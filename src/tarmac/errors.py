@@ -94,6 +94,12 @@ class AlreadyCurrent(Conflict):
     code = "already_current"
 
 
+class TargetNotDeployed(Conflict):
+    """The target deploy never went live (FAILED), so its code is not known to work."""
+
+    code = "target_not_deployed"
+
+
 class AcknowledgementRequired(Conflict):
     code = "acknowledgement_required"
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from tarmac.access.principal import Principal
 from tarmac.access.service import authenticate_token
-from tarmac.failpoints import failpoint
 from tarmac.installation.context import Installation
 
 
@@ -56,6 +55,4 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 def commit(session: Session, installation: Installation) -> None:
     """End the request's unit of work, then do the after-commit work (event log)."""
-    failpoint("before_commit")
-    session.commit()
-    installation.after_commit()
+    installation.commit(session)

@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from tarmac.bundles.blob_store import BlobStore, LocalBlobStore
 from tarmac.bundles.limits import BundleLimits
 from tarmac.db.engine import make_engine
@@ -13,6 +15,7 @@ from tarmac.db.migrate import upgrade_to_head
 from tarmac.db.unit_of_work import Database
 from tarmac.deployments.secret_values import SecretBox, load_secret_box
 from tarmac.events.service import EventLog, write_pending_events
+from tarmac.failpoints import failpoint
 from tarmac.installation.flags import InstallationFlags
 from tarmac.installation.values import load_values_file
 from tarmac.runtime_backends.base import RuntimeBackend
@@ -40,6 +43,12 @@ class Installation:
     @property
     def data_dir(self) -> Path:
         return self.settings.data_dir
+
+    def commit(self, session: Session) -> None:
+        """End an entry point's unit of work, then do the after-commit work."""
+        failpoint("before_commit")
+        session.commit()
+        self.after_commit()
 
     def after_commit(self) -> None:
         """Work that follows every committed write: copy new events to the event log."""

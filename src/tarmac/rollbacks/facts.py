@@ -40,6 +40,7 @@ class DeployFacts:
     bundle_sha256: str | None
     created_at: datetime
     pinned: bool = False
+    status: str = "DEPLOYED"
 
     def __post_init__(self) -> None:
         # Age is compared with an aware ``now``; a naive time would shift by the UTC offset.

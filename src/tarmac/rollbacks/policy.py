@@ -78,6 +78,7 @@ def decide_rollback(
         _installation_refusal(flags),
         _toggle_refusal(deployment),
         _mechanism_refusal(deployment),
+        _status_refusal(target),
         _age_refusal(target=target, flags=flags, now=now),
         _runtime_refusal(deployment=deployment, target=target, live=live, catalog=catalog),
         *_request_refusals(description=trimmed, acknowledged=acknowledged, dry_run=dry_run),
@@ -157,6 +158,17 @@ def _mechanism_refusal(deployment: DeploymentFacts) -> Refusal | None:
         f"Deployment {deployment.name} uses {deployment.dag_deploy_mode} deploys; rollbacks"
         " need image or DAG-only deploys.",
         {"dag_deploy_mode": deployment.dag_deploy_mode, "supported": sorted(ROLLBACK_DEPLOY_MODES)},
+    )
+
+
+def _status_refusal(target: DeployFacts) -> Refusal | None:
+    if target.status == "DEPLOYED":
+        return None
+    return Refusal(
+        "target_not_deployed",
+        f"Deploy #{target.seq} is {target.status}: its code never went live, so it is not a"
+        " known-good state to roll back to.",
+        {"deploy_id": target.id, "status": target.status},
     )
 
 

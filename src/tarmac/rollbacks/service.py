@@ -69,6 +69,7 @@ def deploy_facts(deploy: Deploy) -> DeployFacts:
         bundle_sha256=deploy.bundle_sha256,
         created_at=deploy.created_at,
         pinned=deploy.pinned,
+        status=deploy.status,
     )
 
 

@@ -561,3 +561,10 @@ def test_naive_times_are_rejected() -> None:
         deploy(3, created_at=datetime(2025, 1, 1))
     with pytest.raises(ValueError):
         decide(now=datetime(2025, 1, 1))
+
+
+@pytest.mark.parametrize("status", ["FAILED", "INITIALIZED"])
+def test_a_deploy_that_never_went_live_is_not_a_target(status: str) -> None:
+    decision = decide(target=deploy(3, age=timedelta(days=10), status=status))
+    assert codes(decision) == ["target_not_deployed"]
+    assert not decision.allowed

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
 
 from tarmac.access import roles
 from tarmac.access.principal import Principal
@@ -15,12 +14,12 @@ from tarmac.api.dependencies import InstallationDep
 from tarmac.deploys.service import get_deploy
 from tarmac.errors import AcknowledgementRequired, InvalidRequest, TarmacError
 from tarmac.installation.context import Installation
-from tarmac.rollbacks import routes as rollback_api
+from tarmac.rollbacks.perform import perform_rollback
 from tarmac.rollbacks.plan import ACKNOWLEDGEABLE_WARNINGS
 from tarmac.rollbacks.policy import MAX_DESCRIPTION_LENGTH, RollbackDecision
 from tarmac.rollbacks.service import RollbackRequest, preview_rollback
 from tarmac.ui.auth import CheckedForm, UiPrincipal
-from tarmac.ui.forms import text_field, text_fields, validation_message
+from tarmac.ui.forms import text_field, text_fields
 from tarmac.ui.rendering import render
 from tarmac.ui.route_class import UiRoute
 
@@ -69,21 +68,24 @@ def confirm_rollback(
             deploy_id=deploy_id,
             ticked=ticked,
         )
-        try:
-            body = rollback_api.RollbackBody(
-                description=description, acknowledge=sorted(ticked & ACKNOWLEDGEABLE_WARNINGS)
+        if len(description.strip()) > MAX_DESCRIPTION_LENGTH:
+            raise InvalidRequest(
+                f"The description can be at most {MAX_DESCRIPTION_LENGTH} characters."
             )
-        except ValidationError as exc:
-            raise InvalidRequest(validation_message(exc)) from None
-        new_deploy = rollback_api.rollback(
-            deployment_id=deployment_id,
-            deploy_id=deploy_id,
-            body=body,
+        outcome = perform_rollback(
+            installation,
             principal=principal,
-            installation=installation,
-            response=Response(),
+            deployment_id=deployment_id,
+            target_deploy_id=deploy_id,
+            request=RollbackRequest(
+                description=description,
+                dry_run=False,
+                acknowledge=frozenset(ticked & ACKNOWLEDGEABLE_WARNINGS),
+            ),
             idempotency_key=text_field(form, "idempotency_key") or None,
         )
+        assert outcome.deploy is not None
+        new_deploy = outcome.deploy
     except TarmacError as error:
         return _dialog(
             request,
