@@ -131,7 +131,12 @@ class LocalBlobStore:
         staged.committed = True
         try:
             if final.exists():
-                return False
+                try:
+                    # A fresh mtime tells a concurrent cleanup this blob is in use again.
+                    os.utime(final)
+                    return False
+                except FileNotFoundError:
+                    pass  # cleanup removed it just now: store these bytes again
             shard_is_new = not final.parent.exists()
             final.parent.mkdir(exist_ok=True)
             if shard_is_new:

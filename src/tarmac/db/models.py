@@ -1,6 +1,7 @@
 """Imports every model so that ``Base.metadata`` describes the whole schema."""
 
 from tarmac.access.models import ApiToken, DeploymentMember, User
+from tarmac.cleanup.models import Lease
 from tarmac.db.base import Base
 from tarmac.deployments.models import Deployment, EnvVar
 from tarmac.deploys.models import BundleRecord, Deploy
@@ -15,5 +16,6 @@ __all__ = [
     "DeploymentMember",
     "EnvVar",
     "EventRecord",
+    "Lease",
     "User",
 ]

@@ -54,7 +54,7 @@ class Deploy(Base):
     dag_deploy_enabled: Mapped[bool] = mapped_column(Boolean)
     bundle_sha256: Mapped[str | None] = mapped_column(ForeignKey("bundles.sha256"), index=True)
     rollback_from_id: Mapped[str | None] = mapped_column(
-        ForeignKey("deploys.id", ondelete="SET NULL")
+        ForeignKey("deploys.id", ondelete="SET NULL"), index=True
     )
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_by: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,1 @@
+"""Cleanup of deploy revisions: old deploy records, then the bundles nobody references."""

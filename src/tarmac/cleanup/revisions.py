@@ -1,0 +1,76 @@
+"""Deleting expired deploy records, a batch per short transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, update
+from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.orm import Session
+
+from tarmac.db.unit_of_work import Database
+from tarmac.deployments.models import Deployment
+from tarmac.deploys.models import Deploy
+
+Cursor = tuple[datetime, str]
+"""Where the last batch stopped: (created_at, id) of its last deploy."""
+
+
+def expired(cutoff: datetime) -> ColumnElement[bool]:
+    """Deploys cleanup may delete: created at or before ``cutoff``, not pinned, not live.
+
+    ``<=`` mirrors rule 4: a deploy is a rollback target while its age is strictly less
+    than the window, so one exactly as old as the window is already out of it.
+    """
+    live = select(Deployment.current_deploy_id).where(Deployment.current_deploy_id.is_not(None))
+    return and_(Deploy.created_at <= cutoff, Deploy.pinned == false(), Deploy.id.not_in(live))
+
+
+def count_expired(session: Session, *, cutoff: datetime) -> int:
+    return session.scalar(select(func.count()).select_from(Deploy).where(expired(cutoff))) or 0
+
+
+def delete_expired_batch(
+    database: Database, *, cutoff: datetime, batch_size: int, after: Cursor | None
+) -> tuple[int, Cursor | None]:
+    """Delete up to ``batch_size`` expired deploys after ``after``; (deleted, next cursor).
+
+    The DELETE repeats the conditions, so a deploy pinned since it was selected stays
+    (PostgreSQL re-checks a row that changed while the DELETE waited for its lock).
+    """
+    with database.session(write=True) as session:
+        query = select(Deploy.id, Deploy.created_at).where(expired(cutoff))
+        if after is not None:
+            query = query.where(_after(after))
+        rows = session.execute(query.order_by(Deploy.created_at, Deploy.id).limit(batch_size)).all()
+        if not rows:
+            return 0, None
+        ids = [row.id for row in rows]
+        # The foreign key would do this too (ON DELETE SET NULL); saying it keeps it visible.
+        session.execute(
+            update(Deploy)
+            .where(Deploy.rollback_from_id.in_(ids))
+            .values(rollback_from_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        result = session.execute(
+            delete(Deploy)
+            .where(Deploy.id.in_(ids), expired(cutoff))
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    return rowcount(result), (rows[-1].created_at, rows[-1].id)
+
+
+def _after(cursor: Cursor) -> ColumnElement[bool]:
+    created_at, deploy_id = cursor
+    # The first term lets the database start from the created_at index.
+    return and_(
+        Deploy.created_at >= created_at,
+        or_(Deploy.created_at > created_at, Deploy.id > deploy_id),
+    )
+
+
+def rowcount(result: Result[object]) -> int:
+    assert isinstance(result, CursorResult)
+    return result.rowcount

@@ -1,0 +1,58 @@
+"""``tarmac deploys pin|unpin DEPLOYMENT DEPLOY``: keep a deploy through cleanups.
+
+``pin`` and ``unpin`` are added to the ``tarmac deploys`` group; ``app`` holds them too,
+for a CLI that mounts them on their own.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from tarmac.cli.context import OutputOption, ServerOption, TokenOption, api_errors, make_client
+from tarmac.cli.deployments import resolve_deployment_id
+from tarmac.cli.output import OutputFormat, emit
+
+app = typer.Typer(help="Deploys of a Deployment.", no_args_is_help=True)
+
+COLUMNS = ["id", "seq", "type", "status", "pinned", "is_current", "created_at", "description"]
+
+
+@app.command("pin")
+def pin(
+    deployment: str,
+    deploy: str,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Pin a deploy: cleanup never deletes it, and it stays a rollback target."""
+    _set_pin(deployment, deploy, method="PUT", server=server, token=token, output=output)
+
+
+@app.command("unpin")
+def unpin(
+    deployment: str,
+    deploy: str,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Unpin a deploy: it ages out of the history like any other."""
+    _set_pin(deployment, deploy, method="DELETE", server=server, token=token, output=output)
+
+
+def _set_pin(
+    deployment: str,
+    deploy: str,
+    *,
+    method: str,
+    server: str | None,
+    token: str | None,
+    output: OutputFormat,
+) -> None:
+    with api_errors():
+        client = make_client(server, token)
+        deployment_id = resolve_deployment_id(client, deployment)
+        # The server takes a deploy's id or its sequence number.
+        path = f"/api/v1/deployments/{deployment_id}/deploys/{deploy.removeprefix('#')}/pin"
+        emit(client.request(method, path), output=output, columns=COLUMNS)
