@@ -90,3 +90,32 @@ def test_a_deploy_of_another_deployment_is_not_found(api: Api) -> None:
     new_login(api, "root", system_role="SYSTEM_ADMIN")
     response = signed_in(api, "root").get(dialog_path(sales.id, other.v1["id"]))
     assert response.status_code == 404
+
+
+def test_pin_and_unpin_from_the_history_page(api: Api) -> None:
+    history = make_history(api)
+    new_login(api, "eddie", deployment_id=history.id, deployment_role="DEPLOYMENT_EDITOR")
+    editor = signed_in(api, "eddie")
+    page = editor.get(history_path(history.id))
+    assert page.text.count('class="pin-button"') == 2
+    pin_path = f"/ui/deployments/{history.id}/deploys/{history.v1['id']}/pin"
+    pinned = editor.post(pin_path, {"csrf_token": editor.csrf(), "pinned": "1"})
+    assert pinned.status_code in (200, 303)
+    assert api.ok(api.get(f"/api/v1/deployments/{history.id}/deploys/{history.v1['id']}"))["pinned"]
+    editor.post(pin_path, {"csrf_token": editor.csrf(), "pinned": "0"})
+    assert not api.ok(api.get(f"/api/v1/deployments/{history.id}/deploys/{history.v1['id']}"))[
+        "pinned"
+    ]
+
+
+def test_viewer_sees_no_pin_button_and_a_forged_pin_is_refused(api: Api) -> None:
+    history = make_history(api)
+    new_login(api, "vic", deployment_id=history.id, deployment_role="DEPLOYMENT_VIEWER")
+    viewer = signed_in(api, "vic")
+    assert 'class="pin-button"' not in viewer.get(history_path(history.id)).text
+    pin_path = f"/ui/deployments/{history.id}/deploys/{history.v1['id']}/pin"
+    response = viewer.post(pin_path, {"csrf_token": viewer.csrf(), "pinned": "1"})
+    assert response.status_code == 403
+    assert not api.ok(api.get(f"/api/v1/deployments/{history.id}/deploys/{history.v1['id']}"))[
+        "pinned"
+    ]

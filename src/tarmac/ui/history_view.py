@@ -48,6 +48,7 @@ class HistoryPage:
     next_cursor: str | None
     notices: tuple[Refusal, ...]
     can_configure: bool
+    can_pin: bool
 
 
 def build_history_page(
@@ -85,6 +86,7 @@ def build_history_page(
         next_cursor=next_cursor,
         notices=targets.deployment_refusals,
         can_configure=principal.has(roles.CONFIG_UPDATE, deployment_id=deployment.id),
+        can_pin=principal.has(roles.DEPLOYS_PIN, deployment_id=deployment.id),
     )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
 
 from tarmac.api.dependencies import InstallationDep
 from tarmac.db.base import utcnow
-from tarmac.ui.auth import UiPrincipal
+from tarmac.deploys.pins import set_pinned
+from tarmac.ui.auth import CheckedForm, UiPrincipal
 from tarmac.ui.history_view import build_history_page
 from tarmac.ui.rendering import render
 from tarmac.ui.route_class import UiRoute
@@ -43,3 +45,24 @@ def history_page(
             first_page=not cursor,
             new_row=new_row,
         )
+
+
+@router.post("/deployments/{deployment_id}/deploys/{deploy_id}/pin")
+def pin_deploy(
+    deployment_id: str,
+    deploy_id: str,
+    principal: UiPrincipal,
+    installation: InstallationDep,
+    form: CheckedForm,
+) -> Response:
+    """Pin (pinned=1) or unpin (pinned=0) a deploy, then back to the history."""
+    with installation.database.session(write=True) as db:
+        set_pinned(
+            db,
+            principal=principal,
+            deployment_id=deployment_id,
+            deploy_id=deploy_id,
+            pinned=form.get("pinned") == "1",
+        )
+        installation.commit(db)
+    return RedirectResponse(f"/ui/deployments/{deployment_id}/history", status_code=303)
