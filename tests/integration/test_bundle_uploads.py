@@ -6,7 +6,7 @@ import gzip
 import io
 import os
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -124,3 +124,39 @@ def test_size_limits_are_configurable(database_url: str, tmp_path: Path) -> None
         response = api.deploy(dep["id"], dags=too_many)
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "invalid_bundle"
+
+
+def test_upload_over_the_limit_is_refused_while_streaming(
+    database_url: str, tmp_path: Path
+) -> None:
+    from tests.support.server import running_tarmac
+
+    limit = 64 * 1024
+    with running_tarmac(
+        data_dir=tmp_path / "d", database_url=database_url, max_bundle_upload_bytes=limit
+    ) as api:
+        dep = api.new_deployment()
+        big = make_bundle({"big.py": os.urandom(3 * 1024 * 1024).hex()})
+        response = api.deploy(dep["id"], dags=big)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "invalid_bundle"
+
+        def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+            boundary = b"--xyz"
+            yield boundary + b'\r\nContent-Disposition: form-data; name="type"\r\n\r\nDAG_ONLY\r\n'
+            yield boundary + (
+                b'\r\nContent-Disposition: form-data; name="dags"; '
+                b'filename="d.tgz"\r\nContent-Type: application/gzip\r\n\r\n'
+            )
+            for offset in range(0, len(big), 65536):
+                yield big[offset : offset + 65536]
+            yield b"\r\n" + boundary + b"--\r\n"
+
+        response = api.post(
+            f"/api/v1/deployments/{dep['id']}/deploys",
+            content=chunked(),
+            headers={"content-type": "multipart/form-data; boundary=xyz"},
+        )
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "invalid_bundle"
+        assert api.history(dep["id"]) == []

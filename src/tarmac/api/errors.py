@@ -39,7 +39,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, TarmacError):
+            # FastAPI wraps errors raised while it parses a body (e.g. the upload limit).
+            return await _tarmac_error(request, exc.__cause__)
         code = _HTTP_CODES.get(exc.status_code, "invalid_request")
         if exc.status_code == 405:
             code = "method_not_allowed"
