@@ -71,7 +71,7 @@ def test_deployment_lifecycle_and_errors(cli_server: ServerProcess) -> None:
     listed = as_json(run(cli_server, "deployment", "list", "-o", "json"))
     assert [d["id"] for d in listed["items"]] == [created["id"]]
     table = run(cli_server, "deployment", "list")
-    assert table.exit_code == 0 and "Sales ETL" in table.output
+    assert table.exit_code == 0 and "Sales" in table.output and created["id"][:6] in table.output
     got = as_json(run(cli_server, "deployment", "get", "Sales ETL", "-o", "json"))
     assert got["id"] == created["id"]
     updated = as_json(

@@ -25,6 +25,14 @@ def _setup(server: ServerProcess) -> tuple[dict[str, Any], dict[str, Any], dict[
             data={"type": "IMAGE_AND_DAG", "image": "img:1"},
             files={"dags": ("d.tgz", v1_bundle, "application/gzip")},
         ).json()
+        # A second deploy, so the rollback to v1 is a real change whichever request runs first.
+        v2_bundle = make_bundle({"v2.py": dag_file("v2")})
+        bundles[hashlib.sha256(v2_bundle).hexdigest()] = v2_bundle
+        admin.post(
+            f"/api/v1/deployments/{dep['id']}/deploys",
+            data={"type": "DAG_ONLY"},
+            files={"dags": ("d.tgz", v2_bundle, "application/gzip")},
+        )
         admin.patch(f"/api/v1/deployments/{dep['id']}", json={"rollback_enabled": True})
     return dep, v1, bundles
 
@@ -62,7 +70,7 @@ def test_rollback_racing_ten_deploys(server: ServerProcess) -> None:
         history = admin.get(
             f"/api/v1/deployments/{dep['id']}/deploys", params={"limit": 100}
         ).json()["items"]
-        assert sorted(d["seq"] for d in history) == list(range(1, 13))
+        assert sorted(d["seq"] for d in history) == list(range(1, 14))
         assert all(d["status"] == "DEPLOYED" for d in history)
         rolled = [d for d in history if d["rollback_from_id"] == v1["id"]]
         assert [d["id"] for d in rolled] == [rollback_deploy["id"]]
@@ -70,4 +78,4 @@ def test_rollback_racing_ten_deploys(server: ServerProcess) -> None:
         current = assert_live_matches_records(
             admin, data_dir=server.data_dir, deployment=dep, bundles_by_sha=by_sha
         )
-        assert current["seq"] == 12  # the last one committed is the live one
+        assert current["seq"] == 13  # the last one committed is the live one

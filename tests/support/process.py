@@ -53,6 +53,9 @@ class ServerProcess:
             "TARMAC_BOOTSTRAP_TOKEN": ADMIN_TOKEN,
             "TARMAC_SECRET_KEY": "test-secret-key",
             "TARMAC_FAILPOINTS": failpoints,
+            # Concurrency tests queue many deploys on one Deployment on a 2-core machine
+            # that runs other tests too: wait for the lock longer than the 10 s default.
+            "TARMAC_DEPLOY_LOCK_TIMEOUT_SECONDS": "60",
             **self.extra_env,
         }
         command = [
