@@ -8,19 +8,26 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tarmac import __version__
+from tarmac import __version__, metrics
 from tarmac.access import routes as access_routes
 from tarmac.access.service import bootstrap_admin
 from tarmac.api.errors import install_error_handlers
+from tarmac.api.upload_limit import UploadLimitMiddleware
+from tarmac.cleanup import routes as cleanup_routes
+from tarmac.cleanup.schedule import daily_cleanup
 from tarmac.deployments import routes as deployment_routes
-from tarmac.deploys import blob_routes
+from tarmac.deploys import blob_routes, live_notifications, pin_routes
 from tarmac.deploys import routes as deploy_routes
 from tarmac.deploys.recovery import recover_deploys
+from tarmac.events.exporter import exporting_events
 from tarmac.installation import routes as installation_routes
 from tarmac.installation.context import Installation, open_installation
+from tarmac.metrics import TarmacMetrics
+from tarmac.metrics import routes as metrics_routes
 from tarmac.rollbacks import routes as rollback_routes
 from tarmac.runtimes import routes as runtime_routes
 from tarmac.settings import Settings
+from tarmac.ui import install_ui
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +39,20 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         installation = open_installation(settings)
         app.state.installation = installation
-        start_installation(installation)
+        engine = installation.database.engine
+        app.state.metrics = TarmacMetrics(
+            engine=engine, export_enabled=bool(settings.elasticsearch_url)
+        )
         try:
-            yield
+            with metrics.recording(app.state.metrics):
+                start_installation(installation)
+                with (
+                    exporting_events(settings=settings, engine=engine),
+                    daily_cleanup(installation),
+                ):
+                    async with live_notifications.watching(installation.database) as watcher:
+                        app.state.live_watcher = watcher
+                        yield
         finally:
             installation.close()
 
@@ -45,6 +63,11 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Refuse an oversized upload while it streams in, before it fills the disk; the
+    # slack is for the multipart framing and form fields around the bundle.
+    app.add_middleware(
+        UploadLimitMiddleware, max_bytes=settings.max_bundle_upload_bytes + 1024 * 1024
+    )
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -58,8 +81,12 @@ def create_app(settings: Settings) -> FastAPI:
         deploy_routes.router,
         blob_routes.router,
         rollback_routes.router,
+        pin_routes.router,
+        cleanup_routes.router,
+        metrics_routes.router,
     ):
         app.include_router(router)
+    install_ui(app)
     return app
 
 

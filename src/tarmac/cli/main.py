@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from tarmac.cli import deployments, deploys, runtimes, users
+from tarmac.cli import cleanup, deployments, deploys, pins, runtimes, users
+from tarmac.cli.agent import agent
 from tarmac.cli.demo import demo
 from tarmac.cli.rollback import rollback
 from tarmac.cli.server import server
@@ -15,12 +16,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("server")(server)
+app.command("agent")(agent)
 app.command("demo")(demo)
 app.command("login")(users.login)
 app.command("deploy")(deploys.deploy)
 app.command("rollback")(rollback)
 app.add_typer(deployments.app, name="deployment")
 app.add_typer(deploys.app, name="deploys")
+deploys.app.command("pin")(pins.pin)
+deploys.app.command("unpin")(pins.unpin)
+app.command("cleanup-deploy-revisions")(cleanup.cleanup_deploy_revisions)
 app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
 app.add_typer(runtimes.app, name="runtimes")

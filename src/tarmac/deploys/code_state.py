@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from tarmac import metrics
 from tarmac.access.principal import Principal
 from tarmac.db.base import utcnow
 from tarmac.deployments.models import Deployment
+from tarmac.deploys.live_notifications import notify_after_commit
 from tarmac.deploys.models import Deploy
 from tarmac.deploys.schemas import DeployStatus
 from tarmac.events.ecs import ecs_event
@@ -108,11 +110,17 @@ def record_and_make_live(
     else:
         deploy.status = DeployStatus.DEPLOYED.value
         deployment.current_deploy_id = deploy.id
+        notify_after_commit(session, deployment_id=deployment.id)  # wakes long-polling agents
         deployment.runtime_version = state.runtime_version
         deployment.airflow_version = state.airflow_version
         if deployment.dag_deploy_mode in ("image", "dag_deploy"):
             deployment.dag_deploy_mode = "dag_deploy" if state.dag_deploy_enabled else "image"
     deploy.finished_at = utcnow()
+    metrics.observe_deploy(
+        kind="rollback" if rollback_from_id else "deploy",
+        outcome="success" if deploy.status == DeployStatus.DEPLOYED.value else "failure",
+        seconds=(deploy.finished_at - deploy.created_at).total_seconds(),
+    )
     session.flush()
     record_event(session, deploy_event(deploy, actor=actor.username, extra=event_extra))
     return deploy

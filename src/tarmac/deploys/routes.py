@@ -2,19 +2,48 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    Header,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+    status,
+)
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from tarmac.api.dependencies import CurrentPrincipal, InstallationDep, ReadSession, commit
 from tarmac.deployments.service import get_deployment
-from tarmac.deploys import service
+from tarmac.deploys import live_notifications, service
+from tarmac.deploys.live_notifications import (
+    MAX_WAIT_SECONDS,
+    LiveWatcher,
+    etag_matches,
+    live_etag,
+    quoted_etag,
+)
 from tarmac.deploys.locking import deploy_lock_errors
 from tarmac.deploys.schemas import CurrentDags, DeployList, DeployOut, DeployStatus
 from tarmac.deploys.uploads import StoredBundle, ensure_bundle_record, store_bundle
 from tarmac.errors import DeployFailed
 
 router = APIRouter(prefix="/api/v1/deployments/{deployment_id}", tags=["deploys"])
+
+
+async def _live_watcher(request: Request) -> LiveWatcher:
+    watcher: LiveWatcher = request.app.state.live_watcher
+    return watcher
+
+
+LiveWatcherDep = Annotated[LiveWatcher, Depends(_live_watcher)]
 
 
 @router.post("/deploys", status_code=status.HTTP_201_CREATED, response_model=DeployOut)
@@ -127,9 +156,59 @@ def get_deploy(
     return service.deploy_out(deploy, deployment)
 
 
-@router.get("/dags/current", response_model=CurrentDags)
-def current_dags(
-    deployment_id: str, principal: CurrentPrincipal, session: ReadSession
+@router.get(
+    "/dags/current",
+    response_model=CurrentDags,
+    responses={304: {"description": "the live deploy is still the one If-None-Match names"}},
+)
+async def current_dags(
+    deployment_id: str,
+    principal: CurrentPrincipal,
+    installation: InstallationDep,
+    watcher: LiveWatcherDep,
+    wait: Annotated[float, Query(ge=0, description="Long poll up to this many seconds")] = 0,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    """Which deploy's DAG bundle is live; ETag = the live deploy id (agents long-poll this).
+
+    With ``If-None-Match`` naming the live deploy, waits up to ``wait`` seconds (at most
+    60) for another deploy to go live, then answers 304. Async on purpose: a waiting
+    request holds neither a thread nor a database connection.
+    """
+
+    def read() -> CurrentDags:
+        with installation.database.session() as session:
+            return service.current_dags(session, principal=principal, deployment_id=deployment_id)
+
+    deadline = time.monotonic() + min(wait, MAX_WAIT_SECONDS)
+    with watcher.watch(deployment_id=deployment_id) as waiter:
+        # Registered before reading: a change committed meanwhile still wakes us.
+        live = await run_in_threadpool(read)
+        while etag_matches(if_none_match, live.deploy_id):
+            waiter.etag = live_etag(live.deploy_id)
+            remaining = deadline - time.monotonic()
+            changed = await waiter.wait(remaining) if remaining > 0 else None
+            if changed is None:  # timed out, or the server is stopping
+                return Response(status_code=304, headers=_etag_headers(live.deploy_id))
+            # Read once by the watcher for every waiter; this request was authorised above.
+            live = changed
+            waiter.rearm()
+        return _live_dags_response(live)
+
+
+@router.get("/dags/deploys/{deploy_id}", response_model=CurrentDags)
+def deploy_dags(
+    deployment_id: str, deploy_id: str, principal: CurrentPrincipal, session: ReadSession
 ) -> CurrentDags:
-    """Which deploy's DAG bundle is live (agents poll this)."""
-    return service.current_dags(session, principal=principal, deployment_id=deployment_id)
+    """The DAG bundle of any deploy of the Deployment (versioned Airflow DAG bundles)."""
+    return live_notifications.deploy_dags(
+        session, principal=principal, deployment_id=deployment_id, deploy_id=deploy_id
+    )
+
+
+def _etag_headers(deploy_id: str | None) -> dict[str, str]:
+    return {"ETag": quoted_etag(deploy_id), "Cache-Control": "no-cache"}
+
+
+def _live_dags_response(live: CurrentDags) -> JSONResponse:
+    return JSONResponse(live.model_dump(mode="json"), headers=_etag_headers(live.deploy_id))

@@ -1,0 +1,121 @@
+"""``TarmacDagBundle``: an Airflow 3 DAG bundle whose versions are tarmac deploys.
+
+Configure it in ``[dag_processor] dag_bundle_config_list``::
+
+    [{"name": "dags", "classpath": "tarmac.airflow.bundle.TarmacDagBundle",
+      "kwargs": {"server_url": "https://tarmac.example.com",
+                 "deployment_id": "…", "token_env": "TARMAC_TOKEN"}}]
+
+The DAG processor's instance (no version) follows the live deploy: ``refresh()`` asks the
+server which deploy is live and swaps a symlink to its unpacked bundle. Airflow records
+that deploy's id as the bundle version of each DAG run, and a worker asked for a version
+gets ``versions/<deploy id>``, which stays readable after newer deploys (or a rollback)
+go live, so a run finishes on the code it started with.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.dag_processing.bundles.base import BaseDagBundle
+from airflow.exceptions import AirflowException
+
+from tarmac.agent.cache import BundleCache
+from tarmac.agent.client import LiveCodeClient
+from tarmac.agent.folder import LiveFolder
+from tarmac.airflow.version_dirs import ensure_version_dir
+
+
+class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no type hints here
+    """DAGs from a tarmac server: versions are deploy ids, the live one is tracked."""
+
+    supports_versioning = True
+
+    def __init__(
+        self,
+        *,
+        server_url: str,
+        deployment_id: str,
+        token: str | None = None,
+        token_env: str = "TARMAC_TOKEN",
+        token_file: str | None = None,
+        keep: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.server_url = server_url
+        self.deployment_id = deployment_id
+        self._token = token or _read_token(token_env=token_env, token_file=token_file)
+        self._client: LiveCodeClient | None = None
+        root = Path(self.base_dir) / "tarmac"
+        cache = BundleCache(root=root, fetch=self._download)
+        self._folder = LiveFolder(link=root / "dags", cache=cache, keep=keep)
+
+    @property
+    def path(self) -> Path:
+        """``versions/<deploy id>`` for a version, else the symlink to the live deploy."""
+        if self.version:
+            return Path(self.versions_dir) / str(self.version)
+        return self._folder.link
+
+    def get_current_version(self) -> str | None:
+        """The tarmac deploy id whose DAGs ``path`` holds."""
+        if self.version:
+            return str(self.version)
+        shown = self._folder.shown()
+        return shown.deploy_id if shown else None
+
+    def initialize(self) -> None:
+        with self.lock():
+            if self.version:
+                self._materialise_version(self.version)
+            elif self._folder.shown() is None:
+                self._follow_live()
+        super().initialize()
+
+    def refresh(self) -> None:
+        if self.version:
+            raise AirflowException("a versioned tarmac bundle does not refresh")
+        with self.lock():
+            self._follow_live()
+
+    def _follow_live(self) -> None:
+        live = self.client.current()
+        assert live is not None  # asked without an ETag
+        self._folder.switch_to(live)
+
+    def _materialise_version(self, deploy_id: str) -> None:
+        target = self.path
+        if target.is_dir():
+            return
+        dags = self.client.deploy_dags(deploy_id)
+        source = self._folder.cache.ensure(dags.bundle_sha256)
+        ensure_version_dir(source=source, target=target)
+
+    @property
+    def client(self) -> LiveCodeClient:
+        # Made on first use: Airflow builds bundles (e.g. for view_url) that never fetch.
+        if self._client is None:
+            self._client = LiveCodeClient(
+                server_url=self.server_url, token=self._token, deployment_id=self.deployment_id
+            )
+        return self._client
+
+    def _download(self, sha256: str, path: Path) -> None:
+        self.client.download(sha256, into=path)
+
+    def __repr__(self) -> str:
+        return f"TarmacDagBundle(name={self.name}, deployment_id={self.deployment_id})"
+
+
+def _read_token(*, token_env: str, token_file: str | None) -> str:
+    if token_file:
+        return Path(token_file).read_text().strip()
+    token = os.environ.get(token_env, "").strip()
+    if not token:
+        raise AirflowException(
+            f"TarmacDagBundle needs an agent token: set ${token_env} or the token_file kwarg"
+        )
+    return token

@@ -1,0 +1,170 @@
+"""The server side of long polling: ETags, after-commit wake-ups, and the LiveWatcher."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from tarmac.deploys.live_notifications import (
+    LiveWatcher,
+    etag_matches,
+    listening,
+    notify_after_commit,
+    quoted_etag,
+)
+from tarmac.deploys.schemas import CurrentDags
+
+
+@pytest.mark.parametrize(
+    ("header", "deploy_id", "matches"),
+    [
+        ('"d1"', "d1", True),
+        ('W/"d1"', "d1", True),
+        ('"d0", "d1"', "d1", True),
+        ("*", "d1", True),
+        ('"d0"', "d1", False),
+        ('"none"', None, True),
+        ('"none"', "d1", False),
+        (None, "d1", False),
+        ("", None, False),
+    ],
+)
+def test_if_none_match(header: str | None, deploy_id: str | None, matches: bool) -> None:
+    assert etag_matches(header, deploy_id) is matches
+
+
+def test_etag_names_the_live_deploy() -> None:
+    assert quoted_etag("d1") == '"d1"'
+    assert quoted_etag(None) == '"none"'
+
+
+def test_listeners_hear_of_a_change_only_once_it_commits() -> None:
+    heard: list[str] = []
+    engine = create_engine("sqlite://")
+    with listening(heard.append):
+        with Session(engine) as session:
+            notify_after_commit(session, deployment_id="rolled-back")
+            session.rollback()
+        with Session(engine) as session:
+            notify_after_commit(session, deployment_id="dep")
+            assert heard == []
+            session.commit()
+            session.commit()
+    assert heard == ["dep"]
+
+
+def _dags(deploy_id: str) -> CurrentDags:
+    return CurrentDags(deploy_id=deploy_id, bundle_sha256="ab" * 32, dag_deploy_enabled=True)
+
+
+class Live:
+    """The live deploy of each Deployment, as the database would say."""
+
+    def __init__(self) -> None:
+        self.deploys: dict[str, str] = {"dep": "d1"}
+        self.reads = 0
+
+    def read(self, deployment_ids: Collection[str]) -> dict[str, CurrentDags]:
+        self.reads += 1
+        return {d: _dags(self.deploys[d]) for d in deployment_ids if d in self.deploys}
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0.005)
+
+
+def test_a_poke_wakes_only_waiters_whose_etag_is_stale() -> None:
+    async def scenario() -> None:
+        live = Live()
+        watcher = LiveWatcher(read_live=live.read, recheck_seconds=3600)
+        watcher.start()
+        with watcher.watch(deployment_id="dep") as waiter:
+            waiter.etag = "d1"
+            sleeping = asyncio.create_task(waiter.wait(5))
+            watcher.poke("dep")  # a commit that left d1 live (nothing to wake)
+            await _settle()
+            assert not sleeping.done() and watcher.sleeping == 1
+            live.deploys["dep"] = "d2"
+            watcher.poke("dep")
+            assert await sleeping == _dags("d2")
+        assert watcher.waiting == 0
+        await watcher.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_periodic_check_sees_changes_from_other_replicas() -> None:
+    async def scenario() -> None:
+        live = Live()
+        watcher = LiveWatcher(read_live=live.read, recheck_seconds=0.02)
+        watcher.start()
+        with watcher.watch(deployment_id="dep") as waiter:
+            waiter.etag = "d1"
+            sleeping = asyncio.create_task(waiter.wait(5))
+            await _settle()
+            assert not sleeping.done()
+            live.deploys["dep"] = "d2"  # committed elsewhere: no poke
+            assert await sleeping == _dags("d2")
+        reads = live.reads
+        await asyncio.sleep(0.1)
+        assert live.reads == reads, "no waiters, no queries"
+        await watcher.close()
+
+    asyncio.run(scenario())
+
+
+def test_one_query_serves_every_waiter() -> None:
+    async def scenario() -> None:
+        live = Live()
+        watcher = LiveWatcher(read_live=live.read, recheck_seconds=3600)
+        watcher.start()
+        waits = []
+        with (
+            watcher.watch(deployment_id="dep") as first,
+            watcher.watch(deployment_id="dep") as second,
+        ):
+            for waiter in (first, second):
+                waiter.etag = "d1"
+                waits.append(asyncio.create_task(waiter.wait(5)))
+            live.deploys["dep"] = "d2"
+            watcher.poke("dep")
+            assert await asyncio.gather(*waits) == [_dags("d2"), _dags("d2")]
+        assert live.reads == 1
+        await watcher.close()
+
+    asyncio.run(scenario())
+
+
+def test_closing_answers_every_waiter_at_once() -> None:
+    async def scenario() -> None:
+        watcher = LiveWatcher(read_live=Live().read, recheck_seconds=3600)
+        watcher.start()
+        with watcher.watch(deployment_id="dep") as waiter:
+            waiter.etag = "d1"
+            sleeping = asyncio.create_task(waiter.wait(60))
+            await _settle()
+            watcher.release_all_threadsafe()
+            assert await sleeping is None  # "not modified"
+            assert watcher.closed
+        with watcher.watch(deployment_id="dep") as late:
+            assert await late.wait(60) is None
+        await watcher.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_wait_times_out_as_none() -> None:
+    async def scenario() -> None:
+        watcher = LiveWatcher(read_live=Live().read, recheck_seconds=3600)
+        watcher.start()
+        with watcher.watch(deployment_id="dep") as waiter:
+            waiter.etag = "d1"
+            assert await waiter.wait(0.01) is None
+        await watcher.close()
+
+    asyncio.run(scenario())
