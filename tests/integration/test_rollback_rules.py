@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from tests.e2e.live_state import bundle_files
 from tests.integration.rollback_setup import (
     BUNDLE_V1,
     History,
@@ -17,7 +18,6 @@ from tests.integration.rollback_setup import (
     rollback,
 )
 from tests.integration.test_deploys_api import live_files
-from tests.e2e.live_state import bundle_files
 from tests.support.server import ALL_FLAGS_ON, Api, running_tarmac
 
 FLAG_LINES = {

@@ -32,14 +32,10 @@ import anyio.to_thread
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, aliased
 
-from tarmac.access import roles
-from tarmac.access.principal import Principal
 from tarmac.db.unit_of_work import Database
 from tarmac.deployments.models import Deployment
-from tarmac.deployments.service import get_deployment
 from tarmac.deploys.models import Deploy
 from tarmac.deploys.schemas import CurrentDags
-from tarmac.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -109,26 +105,6 @@ def live_dags(session: Session, deployment_ids: Collection[str]) -> dict[str, Cu
                 else mode == "dag_deploy",
             )
     return found
-
-
-def deploy_dags(
-    session: Session, *, principal: Principal, deployment_id: str, deploy_id: str
-) -> CurrentDags:
-    """The DAG bundle of one deploy (live or not): versioned DAG bundles fetch older code.
-
-    Needs only ``deployment.dags.read``, like downloading the bundle itself does.
-    """
-    get_deployment(
-        session, principal=principal, deployment_id=deployment_id, permission=roles.DAGS_READ
-    )
-    deploy = session.get(Deploy, deploy_id)
-    if deploy is None or deploy.deployment_id != deployment_id:
-        raise NotFound("no such deploy in this deployment", deploy_id=deploy_id)
-    return CurrentDags(
-        deploy_id=deploy.id,
-        bundle_sha256=deploy.bundle_sha256,
-        dag_deploy_enabled=deploy.dag_deploy_enabled,
-    )
 
 
 # --- Wake-ups after commit --------------------------------------------------------------

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tarmac.api.dependencies import CurrentPrincipal, InstallationDep, ReadSession, commit
 from tarmac.deployments.service import get_deployment
-from tarmac.deploys import live_notifications, service
+from tarmac.deploys import service
 from tarmac.deploys.live_notifications import (
     MAX_WAIT_SECONDS,
     LiveWatcher,
@@ -201,7 +201,7 @@ def deploy_dags(
     deployment_id: str, deploy_id: str, principal: CurrentPrincipal, session: ReadSession
 ) -> CurrentDags:
     """The DAG bundle of any deploy of the Deployment (versioned Airflow DAG bundles)."""
-    return live_notifications.deploy_dags(
+    return service.deploy_dags(
         session, principal=principal, deployment_id=deployment_id, deploy_id=deploy_id
     )
 

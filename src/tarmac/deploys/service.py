@@ -271,6 +271,26 @@ def current_dags(session: Session, *, principal: Principal, deployment_id: str) 
     )
 
 
+def deploy_dags(
+    session: Session, *, principal: Principal, deployment_id: str, deploy_id: str
+) -> CurrentDags:
+    """The DAG bundle of one deploy, live or not: versioned DAG bundles fetch older code.
+
+    Needs only ``deployment.dags.read``, like downloading the bundle itself does.
+    """
+    get_deployment(
+        session, principal=principal, deployment_id=deployment_id, permission=roles.DAGS_READ
+    )
+    deploy = find_deploy(session, deployment_id=deployment_id, ref=deploy_id)
+    if deploy is None or deploy.deployment_id != deployment_id:
+        raise NotFound("no such deploy in this deployment", deploy_id=deploy_id)
+    return CurrentDags(
+        deploy_id=deploy.id,
+        bundle_sha256=deploy.bundle_sha256,
+        dag_deploy_enabled=deploy.dag_deploy_enabled,
+    )
+
+
 def deploy_out(deploy: Deploy, deployment: Deployment) -> DeployOut:
     return DeployOut(
         id=deploy.id,
