@@ -188,3 +188,22 @@ def test_tokens_are_revocable(api: Api) -> None:
     revoked = second.get("/api/v1/users/me")
     assert revoked.status_code == 401
     assert revoked.json()["error"]["code"] == "unauthenticated"
+
+
+def test_source_snippet_values_file_reported_by_the_api(
+    database_url: str, tmp_path: object
+) -> None:
+    """Rule 14: the source document's snippet, pasted verbatim, as /api/v1/installation sees it."""
+    from pathlib import Path
+
+    from tests.support.server import running_tarmac
+    from tests.unit.installation.test_values import SOURCE_SNIPPET
+
+    with running_tarmac(
+        data_dir=Path(str(tmp_path)) / "snippet", database_url=database_url, values=SOURCE_SNIPPET
+    ) as api:
+        flags = api.ok(api.get("/api/v1/installation"))
+    assert flags["deploy_rollback_enabled"] is True
+    assert flags["update_deployment_image_endpoint_enabled"] is True
+    assert flags["cleanup_deploy_revisions"] == {"enabled": True, "older_than_days": 90}
+    assert flags["dag_only_deployment_enabled"] is False
