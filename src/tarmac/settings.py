@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     max_bundle_members: int = 100_000
     max_bundle_compression_ratio: float = 200.0
     unpacked_bundles_to_keep: int = 10
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Everything under the data dir is addressed by absolute paths (symlinks, blobs),
+        # so a relative --data-dir must not change meaning with the working directory.
+        return value.absolute()
 
     def effective_database_url(self) -> str:
         """The configured database, or SQLite inside the data dir."""

@@ -92,7 +92,8 @@ class LocalBlobStore:
     """Blobs as read-only files ``<root>/<sha[:2]>/<sha>`` in a local directory."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        # Absolute, because staged files are compared by path and mkstemp answers absolute.
+        self.root = root.absolute()
 
     def _path(self, sha256: str) -> Path:
         require_sha256(sha256)

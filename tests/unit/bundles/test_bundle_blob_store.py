@@ -164,3 +164,14 @@ def test_remove_stale_staging_spares_recent_uploads(tmp_path: Path) -> None:
         assert store.remove_stale_staging() == 1
         assert staged.path.exists()
     assert not old.exists()
+
+
+def test_a_store_opened_with_a_relative_root_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tarmac demo` opens its data dir by a relative path; staging must still match."""
+    monkeypatch.chdir(tmp_path)
+    store = LocalBlobStore(Path("relative") / "blobs")
+    with store.stage([b"some bytes"], max_bytes=1024) as staged:
+        assert store.commit(staged) is True
+    assert store.exists(staged.sha256)
