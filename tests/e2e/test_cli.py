@@ -203,3 +203,30 @@ def test_rollback_asks_about_each_warning(cli_server: ServerProcess) -> None:
     accepted = run(cli_server, "rollback", "old", "1", "-d", "back", input="y\n")
     assert accepted.exit_code == 0, accepted.output
     assert "3.1-2" in accepted.output
+
+
+def test_server_refuses_bad_configuration_with_one_clear_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    values = tmp_path / "values.yaml"
+    values.write_text("houston:\n  cleanupDeployRevisions:\n    olderThan: ninety\n")
+    command = [sys.executable, "-m", "tarmac", "server", "--data-dir", str(tmp_path / "d")]
+    bad_values = subprocess.run(
+        [*command, "--values", str(values)], capture_output=True, text=True, timeout=60
+    )
+    assert bad_values.returncode == 1
+    assert "houston.cleanupDeployRevisions.olderThan" in bad_values.stderr
+    bad_database = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "TARMAC_DATABASE_URL": "postgresql://tarmac:hunter2@127.0.0.1:1/none",
+        },
+    )
+    assert bad_database.returncode == 1
+    assert "cannot use the database" in bad_database.stderr
+    assert "hunter2" not in bad_database.stderr

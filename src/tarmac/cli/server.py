@@ -23,12 +23,18 @@ def server(
     import uvicorn
 
     from tarmac.api.app import create_app
+    from tarmac.db.engine import check_database
     from tarmac.installation.values import load_values_file
+    from tarmac.runtimes.catalog import load_runtime_catalog
     from tarmac.settings import load_settings
 
     settings = load_settings(data_dir=data_dir, values_file=values)
     try:
-        load_values_file(settings.values_file)  # fail fast, before binding the port
+        # Fail fast, with one clear line, before binding the port.
+        load_values_file(settings.values_file)
+        load_runtime_catalog(settings.runtime_catalog_file)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        check_database(settings.effective_database_url())
     except ConfigurationError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from tarmac.errors import ConfigurationError
 
 
 def normalise_database_url(url: str) -> str:
@@ -52,3 +55,17 @@ def _sqlite_engine(url: str, *, lock_timeout_seconds: float) -> Engine:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def check_database(url: str) -> None:
+    """Connect once; a ConfigurationError names the database (without its password)."""
+    shown = make_url(normalise_database_url(url)).render_as_string(hide_password=True)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise ConfigurationError(f"cannot use the database {shown}: {reason}") from exc
+    finally:
+        engine.dispose()
