@@ -252,3 +252,76 @@ def test_blob_access_needs_a_deployment_that_used_it(api: Api) -> None:
     assert stranger.get(f"/api/v1/blobs/{deploy['bundle_sha256']}").status_code == 404
     assert api.get("/api/v1/blobs/" + "0" * 64).status_code == 404
     assert api.get("/api/v1/blobs/not-a-sha").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "message"),
+    [
+        ("application/json", b'{"type": "IMAGE_ONLY"}', "multipart/form-data"),
+        (
+            "multipart/form-data; boundary=b",
+            b'--b\r\nContent-Disposition: form-data; name="colour"\r\n\r\nred\r\n--b--\r\n',
+            "unknown form field",
+        ),
+        (
+            "multipart/form-data; boundary=b",
+            b'--b\r\nContent-Disposition: form-data; name="type"\r\n\r\nIMAGE_ONLY\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="type"\r\n\r\nDAG_ONLY\r\n--b--\r\n',
+            "given twice",
+        ),
+        (
+            "multipart/form-data; boundary=b",
+            b'--b\r\nContent-Disposition: form-data; name="description"\r\n\r\n'
+            + b"x" * 20_000
+            + b"\r\n--b--\r\n",
+            "too long",
+        ),
+        (
+            "multipart/form-data; boundary=b",
+            b'--b\r\nContent-Disposition: form-data; name="dags"; filename="a.tgz"\r\n\r\nA\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="dags"; filename="b.tgz"\r\n\r\nB\r\n'
+            b"--b--\r\n",
+            "one dags bundle",
+        ),
+        ("application/x-www-form-urlencoded", b"type=IMAGE_ONLY&dags=x", "as a file"),
+    ],
+)
+def test_malformed_deploy_forms_are_refused(
+    api: Api, content_type: str, body: bytes, message: str
+) -> None:
+    dep = api.new_deployment()
+    response = api.post(
+        f"/api/v1/deployments/{dep['id']}/deploys",
+        content=body,
+        headers={"content-type": content_type},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert message in response.json()["error"]["message"]
+    assert api.history(dep["id"]) == []
+    assert blob_count(api) == 0
+    staging = _data_dir(api) / "blobs"
+    assert not list(staging.glob(".stage-*")) if staging.exists() else True
+
+
+def test_bundle_is_staged_in_the_blob_store_not_in_a_temp_dir(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload streams into the store: a form parser's spool file is never made."""
+    import tempfile
+
+    import starlette.formparsers
+
+    spools: list[str] = []
+    real = tempfile.SpooledTemporaryFile
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        spools.append("spooled")
+        return real(*args, **kwargs)
+
+    # Where a framework's multipart parser would make its spool file.
+    monkeypatch.setattr(starlette.formparsers, "SpooledTemporaryFile", spy)
+    monkeypatch.setattr(tempfile, "SpooledTemporaryFile", spy)
+    dep = api.new_deployment()
+    api.ok(api.deploy(dep["id"], dags=make_bundle({"a.py": dag_file("a")})), 201)
+    assert spools == []

@@ -5,23 +5,22 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
+import anyio
+import anyio.from_thread
+import anyio.to_thread
 from fastapi import (
     APIRouter,
     Depends,
-    File,
-    Form,
     Header,
     Query,
     Request,
     Response,
-    UploadFile,
     status,
 )
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from tarmac.api.dependencies import CurrentPrincipal, InstallationDep, ReadSession, commit
-from tarmac.deployments.service import get_deployment
+from tarmac.api.dependencies import CurrentPrincipal, InstallationDep, ReadSession
 from tarmac.deploys import service
 from tarmac.deploys.live_notifications import (
     MAX_WAIT_SECONDS,
@@ -30,10 +29,9 @@ from tarmac.deploys.live_notifications import (
     live_etag,
     quoted_etag,
 )
-from tarmac.deploys.locking import deploy_lock_errors
-from tarmac.deploys.schemas import CurrentDags, DeployList, DeployOut, DeployStatus
-from tarmac.deploys.uploads import StoredBundle, ensure_bundle_record, store_bundle
-from tarmac.errors import DeployFailed
+from tarmac.deploys.multipart_stream import DeployForm, read_deploy_form
+from tarmac.deploys.perform import perform_deploy
+from tarmac.deploys.schemas import CurrentDags, DeployList, DeployOut, DeployType
 
 router = APIRouter(prefix="/api/v1/deployments/{deployment_id}", tags=["deploys"])
 
@@ -46,87 +44,80 @@ async def _live_watcher(request: Request) -> LiveWatcher:
 LiveWatcherDep = Annotated[LiveWatcher, Depends(_live_watcher)]
 
 
-@router.post("/deploys", status_code=status.HTTP_201_CREATED, response_model=DeployOut)
-def create_deploy(
+_DEPLOY_FORM_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {
+                        "type": {"type": "string", "enum": [t.value for t in DeployType]},
+                        "description": {"type": "string", "maxLength": 2000},
+                        "image": {"type": "string", "description": "repo[:tag][@sha256:…]"},
+                        "runtime_version": {"type": "string"},
+                        "dags": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "the DAGs folder as a tar.gz",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/deploys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeployOut,
+    openapi_extra=_DEPLOY_FORM_SCHEMA,
+    responses={200: {"description": "the replay of an Idempotency-Key"}},
+)
+async def create_deploy(
     deployment_id: str,
+    request: Request,
     principal: CurrentPrincipal,
     installation: InstallationDep,
     response: Response,
-    type: Annotated[str, Form()],
-    description: Annotated[str | None, Form(max_length=2000)] = None,
-    image: Annotated[str | None, Form(max_length=512)] = None,
-    runtime_version: Annotated[str | None, Form(max_length=32)] = None,
-    dags: Annotated[UploadFile | None, File()] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> DeployOut:
-    """Push an image and/or DAG deploy; it is DEPLOYED once its code is live."""
-    key = service.check_idempotency_key(idempotency_key)
-    request = service.DeployRequest(
-        type=service.parse_deploy_type(type),
-        description=description.strip() or None if description else None,
-        image=image or None,
-        runtime_version=runtime_version or None,
-        bundle_sha256=None,
-    )
-    # Check what can be checked before reading the upload, without holding any lock.
-    with installation.database.session() as session:
-        deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
-        if key and (
-            earlier := service.find_idempotent_deploy(
-                session, deployment_id=deployment_id, user_id=principal.user_id, key=key
-            )
-        ):
-            response.status_code = status.HTTP_200_OK
-            return service.deploy_out(earlier, deployment)
-        service.check_deploy_request(
-            deployment,
-            principal=principal,
-            request=request,
-            has_bundle=dags is not None,
-            flags=installation.flags,
-            catalog=installation.catalog,
+    """Push an image and/or DAG deploy; it is DEPLOYED once its code is live.
+
+    The body is parsed as it arrives, the bundle streamed into the blob store; the rest
+    (database, disk) runs in a worker thread so the event loop stays free.
+    """
+    body = request.stream()
+
+    async def next_chunk() -> bytes | None:
+        async for chunk in body:
+            if chunk:
+                return chunk
+        return None
+
+    def read_form() -> DeployForm:
+        return read_deploy_form(
+            lambda: anyio.from_thread.run(next_chunk),
+            content_type=request.headers.get("content-type", ""),
+            blob_store=installation.blob_store,
+            max_bytes=installation.bundle_limits.max_upload_bytes,
         )
-    bundle: StoredBundle | None = None
-    if dags is not None:
-        bundle = store_bundle(
-            dags.file, blob_store=installation.blob_store, limits=installation.bundle_limits
-        )
-        request = _with_bundle(request, bundle.sha256)
-        installation.runtime_backend.prepare(bundle.sha256)
-    with installation.database.session(write=True) as session, deploy_lock_errors(deployment_id):
-        if bundle is not None:
-            ensure_bundle_record(session, bundle)
-        result = service.create_deploy(
-            session,
+
+    outcome = await anyio.to_thread.run_sync(
+        lambda: perform_deploy(
+            installation,
             principal=principal,
             deployment_id=deployment_id,
-            request=request,
-            flags=installation.flags,
-            catalog=installation.catalog,
-            backend=installation.runtime_backend,
-            lock_timeout_seconds=installation.settings.deploy_lock_timeout_seconds,
-            idempotency_key=key,
+            idempotency_key=idempotency_key,
+            read_form=read_form,
         )
-        deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
-        out = service.deploy_out(result.deploy, deployment)
-        commit(session, installation)
-    if result.replayed:
-        response.status_code = status.HTTP_200_OK
-    if result.deploy.status == DeployStatus.FAILED.value:
-        raise DeployFailed(
-            result.deploy.failure_reason or "the deploy failed", deploy=out.model_dump(mode="json")
-        )
-    return out
-
-
-def _with_bundle(request: service.DeployRequest, sha256: str) -> service.DeployRequest:
-    return service.DeployRequest(
-        type=request.type,
-        description=request.description,
-        image=request.image,
-        runtime_version=request.runtime_version,
-        bundle_sha256=sha256,
     )
+    if outcome.replayed:
+        response.status_code = status.HTTP_200_OK
+    return outcome.deploy
 
 
 @router.get("/deploys", response_model=DeployList)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,6 +44,11 @@ class DeployRequest:
 class DeployResult:
     deploy: Deploy
     replayed: bool
+
+
+def with_bundle(request: DeployRequest, sha256: str) -> DeployRequest:
+    """The same request, now naming the stored bundle."""
+    return replace(request, bundle_sha256=sha256)
 
 
 def parse_deploy_type(value: str) -> DeployType:

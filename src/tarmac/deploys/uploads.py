@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from sqlalchemy import Executable, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from tarmac.bundles.blob_store import BlobStore
+from tarmac.bundles.blob_store import BlobStore, StagedBlob
 from tarmac.bundles.limits import BundleLimits
 from tarmac.bundles.manifest import BundleManifest
 from tarmac.bundles.validation import inspect_bundle
@@ -25,14 +24,15 @@ class StoredBundle:
     new_bytes: bool
 
 
-def store_bundle(source: BinaryIO, *, blob_store: BlobStore, limits: BundleLimits) -> StoredBundle:
-    """Stage, validate and keep an uploaded bundle; an invalid one leaves nothing behind."""
-    with blob_store.stage(source, max_bytes=limits.max_upload_bytes) as staged:
-        manifest = inspect_bundle(staged.path, limits=limits)
-        new_bytes = blob_store.commit(staged)
-        return StoredBundle(
-            sha256=staged.sha256, size=staged.size, manifest=manifest, new_bytes=new_bytes
-        )
+def keep_staged_bundle(
+    staged: StagedBlob, *, blob_store: BlobStore, limits: BundleLimits
+) -> StoredBundle:
+    """Check a staged upload and store it; an invalid one raises and leaves nothing behind."""
+    manifest = inspect_bundle(staged.path, limits=limits)
+    new_bytes = blob_store.commit(staged)
+    return StoredBundle(
+        sha256=staged.sha256, size=staged.size, manifest=manifest, new_bytes=new_bytes
+    )
 
 
 def ensure_bundle_record(session: Session, bundle: StoredBundle) -> None:

@@ -1,0 +1,118 @@
+"""One deploy from request to committed deploy: checks, the bundle, the lock, the commit.
+
+The order keeps the lock short and refuses early: who may push is checked before a byte
+of the body is read; the bundle is staged, checked and stored, and unpacked, before the
+Deployment is locked; under the lock only the record and the symlink swap happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+from tarmac.access import roles
+from tarmac.access.principal import Principal
+from tarmac.deployments.service import get_deployment
+from tarmac.deploys import service
+from tarmac.deploys.locking import deploy_lock_errors
+from tarmac.deploys.multipart_stream import DeployForm
+from tarmac.deploys.schemas import DeployOut, DeployStatus
+from tarmac.deploys.uploads import StoredBundle, ensure_bundle_record, keep_staged_bundle
+from tarmac.errors import DeployFailed, InvalidRequest, PermissionDenied
+from tarmac.installation.context import Installation
+
+
+@dataclass(frozen=True)
+class DeployOutcome:
+    deploy: DeployOut
+    replayed: bool
+
+
+def perform_deploy(
+    installation: Installation,
+    *,
+    principal: Principal,
+    deployment_id: str,
+    idempotency_key: str | None,
+    read_form: Callable[[], DeployForm],
+) -> DeployOutcome:
+    """Read the form (staging its bundle), check it, store it, and make the deploy live."""
+    key = service.check_idempotency_key(idempotency_key)
+    with installation.database.session() as session:
+        deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
+        if key and (
+            earlier := service.find_idempotent_deploy(
+                session, deployment_id=deployment_id, user_id=principal.user_id, key=key
+            )
+        ):
+            return DeployOutcome(deploy=service.deploy_out(earlier, deployment), replayed=True)
+        if not (
+            principal.has(roles.IMAGES_PUSH, deployment_id=deployment_id)
+            or principal.has(roles.DAGS_PUSH, deployment_id=deployment_id)
+        ):
+            raise PermissionDenied(
+                f"{principal.username} may not deploy to this Deployment "
+                "(needs deployment.images.push or deployment.dags.push)"
+            )
+    form = read_form()
+    with form.staged or nullcontext():
+        request = _deploy_request(form)
+        with installation.database.session() as session:
+            deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
+            service.check_deploy_request(
+                deployment,
+                principal=principal,
+                request=request,
+                has_bundle=form.staged is not None,
+                flags=installation.flags,
+                catalog=installation.catalog,
+            )
+        bundle: StoredBundle | None = None
+        if form.staged is not None:
+            bundle = keep_staged_bundle(
+                form.staged, blob_store=installation.blob_store, limits=installation.bundle_limits
+            )
+    if bundle is not None:
+        request = service.with_bundle(request, bundle.sha256)
+        installation.runtime_backend.prepare(bundle.sha256)
+    with installation.database.session(write=True) as session, deploy_lock_errors(deployment_id):
+        if bundle is not None:
+            ensure_bundle_record(session, bundle)
+        result = service.create_deploy(
+            session,
+            principal=principal,
+            deployment_id=deployment_id,
+            request=request,
+            flags=installation.flags,
+            catalog=installation.catalog,
+            backend=installation.runtime_backend,
+            lock_timeout_seconds=installation.settings.deploy_lock_timeout_seconds,
+            idempotency_key=key,
+        )
+        deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
+        out = service.deploy_out(result.deploy, deployment)
+        installation.commit(session)
+    if result.deploy.status == DeployStatus.FAILED.value:
+        raise DeployFailed(
+            result.deploy.failure_reason or "the deploy failed", deploy=out.model_dump(mode="json")
+        )
+    return DeployOutcome(deploy=out, replayed=result.replayed)
+
+
+def _deploy_request(form: DeployForm) -> service.DeployRequest:
+    fields = form.fields
+    if "type" not in fields:
+        raise InvalidRequest("type is required", field="type")
+    description = fields.get("description", "").strip()
+    if len(description) > 2000:
+        raise InvalidRequest("description is at most 2000 characters", field="description")
+    image = fields.get("image", "").strip()
+    runtime_version = fields.get("runtime_version", "").strip()
+    return service.DeployRequest(
+        type=service.parse_deploy_type(fields["type"]),
+        description=description or None,
+        image=image or None,
+        runtime_version=runtime_version or None,
+        bundle_sha256=None,
+    )
