@@ -11,25 +11,13 @@ import httpx
 from fastapi.testclient import TestClient
 
 from tarmac.api.app import create_app
+from tarmac.demo.sample import VALUES_YAML
 from tarmac.settings import load_settings
 
 ADMIN_TOKEN = "tmc_test_admin_token"
 
-ALL_FLAGS_ON = """\
-astronomer:
-  houston:
-    config:
-      deployments:
-        enableUpdateDeploymentImageEndpoint: true
-global:
-  deployRollbackEnabled: true
-  dagOnlyDeployment:
-    enabled: true
-houston:
-  cleanupDeployRevisions:
-    enabled: true
-    olderThan: 90
-"""
+# Every installation flag on (rollbacks, DAG-only deploys, cleanup at 90 days): the demo's.
+ALL_FLAGS_ON = VALUES_YAML
 
 
 class Api:
