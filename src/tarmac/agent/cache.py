@@ -25,7 +25,7 @@ class BundleCache:
         self.materialiser = Materialiser(root / "bundles")
         self._downloads = root / "downloads"
         self._fetch = fetch
-        self._limits = limits or BundleLimits()
+        self._limits = limits or BundleLimits.from_environment()
 
     def has(self, sha256: str | None) -> bool:
         """Whether the bundle is unpacked already (a switch to it needs no download)."""

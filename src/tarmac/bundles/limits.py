@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -17,3 +18,27 @@ class BundleLimits:
     """Unpacked tar stream bytes per compressed byte, checked once past 1 MiB (gzip bombs)."""
     max_upload_bytes: int = 1024**3
     """Size of the compressed bundle as uploaded."""
+
+    @classmethod
+    def from_environment(cls) -> BundleLimits:
+        """Defaults overridden by the server's own ``TARMAC_MAX_BUNDLE_*`` variables.
+
+        The agent and the Airflow bundle run without the server's settings library; they
+        read the same variable names so that a server allowing larger bundles can be
+        followed by its agents (set the same values beside them).
+        """
+        defaults = cls()
+        return cls(
+            max_unpacked_bytes=int(
+                os.environ.get("TARMAC_MAX_BUNDLE_UNPACKED_BYTES", defaults.max_unpacked_bytes)
+            ),
+            max_members=int(os.environ.get("TARMAC_MAX_BUNDLE_MEMBERS", defaults.max_members)),
+            max_compression_ratio=float(
+                os.environ.get(
+                    "TARMAC_MAX_BUNDLE_COMPRESSION_RATIO", defaults.max_compression_ratio
+                )
+            ),
+            max_upload_bytes=int(
+                os.environ.get("TARMAC_MAX_BUNDLE_UPLOAD_BYTES", defaults.max_upload_bytes)
+            ),
+        )

@@ -67,3 +67,14 @@ def test_diff_against_no_bundle() -> None:
     assert diff_manifests(bundle, None) == ManifestDiff((), ("a.py", "b.py"), ())
     assert diff_manifests(None, None).is_empty
     assert diff_manifests(bundle, bundle).is_empty
+
+
+def test_agents_read_the_servers_bundle_limit_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tarmac.bundles.limits import BundleLimits
+
+    monkeypatch.setenv("TARMAC_MAX_BUNDLE_MEMBERS", "250000")
+    monkeypatch.setenv("TARMAC_MAX_BUNDLE_UNPACKED_BYTES", str(8 * 1024**3))
+    limits = BundleLimits.from_environment()
+    assert limits.max_members == 250_000
+    assert limits.max_unpacked_bytes == 8 * 1024**3
+    assert limits.max_compression_ratio == BundleLimits().max_compression_ratio
