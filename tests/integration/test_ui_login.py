@@ -121,3 +121,24 @@ def test_pages_carry_security_headers(api: Api) -> None:
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["cache-control"] == "no-store"
+
+
+def test_repeated_wrong_passwords_are_slowed_down(api: Api) -> None:
+    new_login(api, "guessme")
+    browser = Browser(api)
+    page = browser.get("/ui/login")
+    token = csrf_of(page.text)
+    statuses = [
+        browser.post(
+            "/ui/login", {"csrf_token": token, "username": "guessme", "password": f"wrong-{i}"}
+        ).status_code
+        for i in range(7)
+    ]
+    assert statuses[:5] == [401] * 5
+    assert statuses[5:] == [429, 429]
+    refused = browser.post(
+        "/ui/login",
+        {"csrf_token": token, "username": "guessme", "password": "right-password-not-even-checked"},
+    )
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins" in refused.text

@@ -7,11 +7,13 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from tarmac.access.login_throttle import LoginThrottle
 from tarmac.ui.pages import deployments, history, login, rollback, settings
 
 
 def install_ui(app: FastAPI) -> None:
     """Add the UI's pages and its static files (CSS, a little JavaScript) to ``app``."""
+    app.state.login_throttle = LoginThrottle()
     for page in (login, deployments, history, rollback, settings):
         app.include_router(page.router)
     static = resources.files("tarmac.ui").joinpath("static")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from tarmac.access.login_throttle import LoginThrottle
 from tarmac.access.service import authenticate_password
 from tarmac.api.dependencies import InstallationDep
 from tarmac.errors import Unauthenticated
@@ -38,10 +41,21 @@ def login(
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     next_path = safe_next(str(form.get("next") or HOME))
+    throttle: LoginThrottle = request.app.state.login_throttle
+    if (wait := throttle.wait_seconds(username)) > 0:
+        return render(
+            request,
+            "login.html",
+            status=429,
+            next=next_path,
+            username=username,
+            error=f"Too many failed sign-ins for this user. Try again in {math.ceil(wait)} s.",
+        )
     try:
         with installation.database.session() as db:
             principal = authenticate_password(db, username=username, password=password)
     except Unauthenticated:
+        throttle.failed(username)
         return render(
             request,
             "login.html",
@@ -50,6 +64,7 @@ def login(
             username=username,
             error="Wrong username or password.",
         )
+    throttle.succeeded(username)
     replace_session(request, session.logged_in_as(principal.user_id))
     return RedirectResponse(next_path, status_code=303)
 
