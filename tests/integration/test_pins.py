@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from tarmac.cli import pins as pins_cli
+from tarmac.cli import context as cli_context
 from tarmac.cli.client import TarmacClient
 from tarmac.cli.config import ClientConfig
 from tarmac.cli.main import app as cli_app
@@ -97,7 +97,7 @@ def test_cli_pins_by_sequence_number(api: Api, monkeypatch: Any) -> None:
     deployment, first = two_deploys(api)
     client = TarmacClient(ClientConfig(server="http://testserver", token=None))
     client._http = api  # type: ignore[assignment]  # the Api helper speaks request(method, path)
-    monkeypatch.setattr(pins_cli, "make_client", lambda server, token: client)
+    monkeypatch.setattr(cli_context, "make_client", lambda server, token: client)
     runner = CliRunner()
 
     result = runner.invoke(cli_app, ["deploys", "pin", deployment["name"], "#1", "-o", "json"])

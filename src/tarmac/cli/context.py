@@ -27,6 +27,22 @@ def make_client(server: str | None, token: str | None) -> TarmacClient:
     return TarmacClient(resolve_client_config(server=server, token=token))
 
 
+def resolve_deployment_id(client: TarmacClient, ref: str) -> str:
+    """Accept a Deployment's id, name or release name."""
+    for item in client.get("/api/v1/deployments")["items"]:
+        if ref in (item["id"], item["name"], item["release_name"]):
+            return str(item["id"])
+    return ref  # let the server answer 404 for an unknown id
+
+
+def deployment_client(
+    deployment: str, *, server: str | None, token: str | None
+) -> tuple[TarmacClient, str]:
+    """A client, and the id of the Deployment named by id, name or release name."""
+    client = make_client(server, token)
+    return client, resolve_deployment_id(client, deployment)
+
+
 @contextmanager
 def api_errors() -> Iterator[None]:
     """Print an API error's message on stderr and exit non-zero."""

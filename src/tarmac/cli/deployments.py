@@ -7,7 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from tarmac.cli.context import OutputOption, ServerOption, TokenOption, api_errors, make_client
+from tarmac.cli.context import (
+    OutputOption,
+    ServerOption,
+    TokenOption,
+    api_errors,
+    deployment_client,
+    make_client,
+)
 from tarmac.cli.output import OutputFormat, emit
 
 app = typer.Typer(help="Manage Deployments.", no_args_is_help=True)
@@ -98,9 +105,9 @@ def get(
 ) -> None:
     """Show one Deployment (by id, name or release name)."""
     with api_errors():
-        client = make_client(server, token)
+        client, deployment_id = deployment_client(deployment, server=server, token=token)
         emit(
-            client.get(f"/api/v1/deployments/{resolve_deployment_id(client, deployment)}"),
+            client.get(f"/api/v1/deployments/{deployment_id}"),
             output=output,
             columns=[*COLUMNS, "airflow_version", "executor", "description"],
         )
@@ -139,8 +146,7 @@ def update(
     if env_vars is not None:
         body["env_vars"] = env_vars
     with api_errors():
-        client = make_client(server, token)
-        deployment_id = resolve_deployment_id(client, deployment)
+        client, deployment_id = deployment_client(deployment, server=server, token=token)
         emit(
             client.patch(f"/api/v1/deployments/{deployment_id}", json=body),
             output=output,
@@ -159,8 +165,7 @@ def member(
 ) -> None:
     """Give a user a role on a Deployment."""
     with api_errors():
-        client = make_client(server, token)
-        deployment_id = resolve_deployment_id(client, deployment)
+        client, deployment_id = deployment_client(deployment, server=server, token=token)
         emit(
             client.put(
                 f"/api/v1/deployments/{deployment_id}/members/{user_id}", json={"role": role}
@@ -168,11 +173,3 @@ def member(
             output=output,
             columns=["deployment_id", "user_id", "role"],
         )
-
-
-def resolve_deployment_id(client: Any, ref: str) -> str:
-    """Accept a Deployment's id, name or release name."""
-    for item in client.get("/api/v1/deployments")["items"]:
-        if ref in (item["id"], item["name"], item["release_name"]):
-            return str(item["id"])
-    return ref  # let the server answer 404 for an unknown id

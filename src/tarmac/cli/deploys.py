@@ -12,8 +12,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 
 from tarmac.bundles.packing import pack_dags_folder
 from tarmac.cli.client import ApiError, TarmacClient
-from tarmac.cli.context import OutputOption, ServerOption, TokenOption, api_errors, make_client
-from tarmac.cli.deployments import resolve_deployment_id
+from tarmac.cli.context import (
+    OutputOption,
+    ServerOption,
+    TokenOption,
+    api_errors,
+    deployment_client,
+)
 from tarmac.cli.output import OutputFormat, console, emit
 
 app = typer.Typer(help="Read the deploy history.", no_args_is_help=True)
@@ -86,8 +91,7 @@ def deploy(
         if value:
             form[key] = value
     with api_errors(), tempfile.TemporaryDirectory() as scratch:
-        client = make_client(server, token)
-        deployment_id = resolve_deployment_id(client, deployment)
+        client, deployment_id = deployment_client(deployment, server=server, token=token)
         bundle = None
         if dags is not None:
             bundle = Path(scratch) / "dags.tar.gz"
@@ -165,8 +169,7 @@ def list_(
 ) -> None:
     """Show the deploy history, newest first."""
     with api_errors():
-        client = make_client(server, token)
-        deployment_id = resolve_deployment_id(client, deployment)
+        client, deployment_id = deployment_client(deployment, server=server, token=token)
         items = _history(client, deployment_id, limit=limit)
         if output is OutputFormat.JSON:
             emit(items, output=output, columns=COLUMNS)
@@ -193,8 +196,7 @@ def show(
 ) -> None:
     """Show one deploy (by id or sequence number)."""
     with api_errors():
-        client = make_client(server, token)
-        deployment_id = resolve_deployment_id(client, deployment)
+        client, deployment_id = deployment_client(deployment, server=server, token=token)
         emit(find_deploy(client, deployment_id, deploy), output=output, columns=COLUMNS)
 
 

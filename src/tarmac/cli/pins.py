@@ -6,18 +6,18 @@ for a CLI that mounts them on their own.
 
 from __future__ import annotations
 
-import typer
-
-from tarmac.cli.context import OutputOption, ServerOption, TokenOption, api_errors, make_client
-from tarmac.cli.deployments import resolve_deployment_id
+from tarmac.cli.context import (
+    OutputOption,
+    ServerOption,
+    TokenOption,
+    api_errors,
+    deployment_client,
+)
 from tarmac.cli.output import OutputFormat, emit
-
-app = typer.Typer(help="Deploys of a Deployment.", no_args_is_help=True)
 
 COLUMNS = ["id", "seq", "type", "status", "pinned", "is_current", "created_at", "description"]
 
 
-@app.command("pin")
 def pin(
     deployment: str,
     deploy: str,
@@ -29,7 +29,6 @@ def pin(
     _set_pin(deployment, deploy, method="PUT", server=server, token=token, output=output)
 
 
-@app.command("unpin")
 def unpin(
     deployment: str,
     deploy: str,
@@ -51,8 +50,7 @@ def _set_pin(
     output: OutputFormat,
 ) -> None:
     with api_errors():
-        client = make_client(server, token)
-        deployment_id = resolve_deployment_id(client, deployment)
+        client, deployment_id = deployment_client(deployment, server=server, token=token)
         # The server takes a deploy's id or its sequence number.
         path = f"/api/v1/deployments/{deployment_id}/deploys/{deploy.removeprefix('#')}/pin"
         emit(client.request(method, path), output=output, columns=COLUMNS)

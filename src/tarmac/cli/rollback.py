@@ -10,8 +10,13 @@ from rich.panel import Panel
 from rich.table import Table
 
 from tarmac.cli.client import ApiError
-from tarmac.cli.context import OutputOption, ServerOption, TokenOption, api_errors, make_client
-from tarmac.cli.deployments import resolve_deployment_id
+from tarmac.cli.context import (
+    OutputOption,
+    ServerOption,
+    TokenOption,
+    api_errors,
+    deployment_client,
+)
 from tarmac.cli.deploys import find_deploy
 from tarmac.cli.output import OutputFormat, console, emit
 
@@ -30,8 +35,7 @@ def rollback(
 ) -> None:
     """Roll a Deployment back to an earlier deploy, as a new deploy."""
     with api_errors():
-        client = make_client(server, token)
-        deployment_id = resolve_deployment_id(client, deployment)
+        client, deployment_id = deployment_client(deployment, server=server, token=token)
         target = find_deploy(client, deployment_id, deploy)
         url = f"/api/v1/deployments/{deployment_id}/deploys/{target['id']}/rollback"
         plan = client.post(url, json={"description": description, "dry_run": True})["plan"]
