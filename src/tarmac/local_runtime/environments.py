@@ -1,0 +1,178 @@
+"""Airflow environments: one virtualenv per locked package set, built once and never changed.
+
+Layout under the cache root::
+
+    envs/<digest>/        a finished environment (digest = sha256 of its ``pip freeze``)
+    specs/<spec-key>.json which environment a request (Airflow version + extras) resolved to
+    building/<random>/    an environment being built; never used until renamed into envs/
+
+An environment is reached only by an atomic rename of a finished build, so a crash while
+building leaves nothing half-made that could be used. Commands run as
+``<env>/bin/python -m …``: a renamed virtualenv's console scripts keep their old shebang.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tarmac.runtimes.versions import parse_airflow_version
+
+Progress = Callable[[str], None]
+
+
+class EnvironmentBuildFailed(Exception):
+    """pip could not build the environment; the message ends with pip's own last lines."""
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """What an environment must hold: one exact Airflow and the packages beside it."""
+
+    airflow_version: str
+    extra_requirements: tuple[str, ...] = ()
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        base = [f"apache-airflow=={self.airflow_version}"]
+        # Downgrading the metadata database below 3.0 runs the FAB provider's migrations
+        # too, and only the newer environment runs a downgrade: every 3.x env carries it.
+        if parse_airflow_version(self.airflow_version) >= (3, 0, 0):
+            base.append("apache-airflow-providers-fab")
+        return (*base, *sorted(self.extra_requirements))
+
+    @property
+    def key(self) -> str:
+        text = "\n".join(
+            [f"python={sys.version_info[0]}.{sys.version_info[1]}", *self.requirements]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A finished, immutable environment."""
+
+    path: Path
+    digest: str
+    airflow_version: str
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+    def airflow_command(self, *args: str) -> list[str]:
+        return [str(self.python), "-m", "airflow", *args]
+
+
+class EnvironmentCache:
+    """Builds environments on demand and hands out the cached ones."""
+
+    def __init__(self, root: Path, *, python: str | None = None) -> None:
+        self.root = root
+        self.python = python or _base_python()
+
+    def find(self, spec: EnvironmentSpec) -> Environment | None:
+        """The environment already built for ``spec``, or None."""
+        try:
+            data = json.loads((self.root / "specs" / f"{spec.key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        path = self.root / "envs" / str(data.get("digest", ""))
+        if not (path / "bin" / "python").exists():
+            return None
+        return Environment(path=path, digest=path.name, airflow_version=spec.airflow_version)
+
+    def ensure(self, spec: EnvironmentSpec, *, progress: Progress | None = None) -> Environment:
+        """The environment for ``spec``, building it first if needed (minutes, once)."""
+        say = progress or (lambda _message: None)
+        found = self.find(spec)
+        if found is not None:
+            return found
+        with self._lock(spec):
+            found = self.find(spec)  # another process may have built it meanwhile
+            if found is not None:
+                return found
+            return self._build(spec, say)
+
+    def _build(self, spec: EnvironmentSpec, say: Progress) -> Environment:
+        building = self.root / "building" / secrets.token_hex(8)
+        building.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            say(f"creating a virtualenv for Airflow {spec.airflow_version}")
+            _run([self.python, "-m", "venv", str(building)], what="python -m venv")
+            python = str(building / "bin" / "python")
+            say(f"installing {', '.join(spec.requirements)} from PyPI (about a minute)")
+            _run(
+                [
+                    python,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    *spec.requirements,
+                ],
+                what="pip install",
+            )
+            frozen = _run([python, "-m", "pip", "freeze", "--all"], what="pip freeze")
+            digest = hashlib.sha256(frozen.encode()).hexdigest()[:32]
+            (building / "tarmac-environment.json").write_text(
+                json.dumps({"requirements": spec.requirements, "freeze": frozen.splitlines()})
+            )
+            final = self.root / "envs" / digest
+            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.exists():  # the same locked set built for another spec: reuse it
+                shutil.rmtree(building, ignore_errors=True)
+            else:
+                os.rename(building, final)
+            _write_atomically(self.root / "specs" / f"{spec.key}.json", {"digest": digest})
+            say(f"environment {digest[:12]} ready (Airflow {spec.airflow_version})")
+            return Environment(path=final, digest=digest, airflow_version=spec.airflow_version)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+
+    @contextmanager
+    def _lock(self, spec: EnvironmentSpec) -> Iterator[None]:
+        locks = self.root / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with (locks / f"{spec.key}.lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+
+def default_cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tarmac" / "runtimes"
+
+
+def _base_python() -> str:
+    # The interpreter tarmac runs on, outside any venv: Airflow supports 3.10-3.12.
+    return os.path.join(
+        sys.base_prefix, "bin", f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    )
+
+
+def _run(command: list[str], *, what: str) -> str:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+        raise EnvironmentBuildFailed(f"{what} failed (exit {result.returncode}):\n{tail}")
+    return result.stdout
+
+
+def _write_atomically(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
