@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.integration.rollback_setup import make_history
+from tests.integration.rollback_setup import error_code, make_history, rollback
 from tests.integration.test_ui_support import (
     Browser,
     csrf_of,
@@ -43,8 +43,9 @@ def test_dialog_shows_the_downgrade_plan_and_each_warning(api: Api) -> None:
     html = page.text
     assert 'id="runtime-direction">downgrade<' in html
     assert "12.4.0" in html and "11.3.0" in html
-    for code in ("data_loss", "running_tasks"):
-        assert f'id="ack-{code}"' in html
+    assert 'id="ack-data_loss"' in html
+    # Running tasks is information, as in the API: no checkbox to tick.
+    assert 'id="note-running_tasks"' in html and 'id="ack-running_tasks"' not in html
     assert "What is erased" in html  # the table list of the data-loss warning
     assert "new_only.py" in html and "old_only.py" in html  # DAG files removed / added
     assert "REGION" in html  # environment variables are kept
@@ -86,15 +87,20 @@ def test_server_refuses_without_the_data_loss_tick(api: Api) -> None:
     assert len(api.history(history.id)) == 2
 
 
-def test_server_refuses_without_the_running_tasks_tick(api: Api) -> None:
+def test_running_tasks_needs_no_tick_in_the_ui_as_in_the_api(api: Api) -> None:
     history = make_history(api, runtime_v1="11.3.0", runtime_v2="12.4.0")
     response = editor(api, history.id).submit(
         dialog_path(history.id, history.v1["id"]),
         {"description": "v2 broke", "acknowledge": ["data_loss"]},
     )
-    assert response.status_code == 409
-    assert "running_tasks" in response.text
-    assert len(api.history(history.id)) == 2
+    assert response.status_code == 303, response.text
+    assert len(api.history(history.id)) == 3
+    # The API agrees (DESIGN §6): running_tasks is not even a code it lets you acknowledge.
+    again = make_history(api, name="again", runtime_v1="11.3.0", runtime_v2="12.4.0")
+    refused = rollback(api, again, again.v1, acknowledge=["data_loss", "running_tasks"])
+    assert refused.status_code == 400 and error_code(refused) == "invalid_request"
+    by_api = rollback(api, again, again.v1, acknowledge=["data_loss"])
+    assert by_api.status_code == 201, by_api.text
 
 
 def test_server_refuses_a_blank_description(api: Api) -> None:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, aliased
 
 from tarmac.db.unit_of_work import Database
 from tarmac.deployments.models import Deployment
+from tarmac.deployments.schemas import DagDeployMode
 from tarmac.deploys.models import Deploy
 from tarmac.deploys.schemas import CurrentDags
 
@@ -102,7 +103,7 @@ def live_dags(session: Session, deployment_ids: Collection[str]) -> dict[str, Cu
                 # Before any deploy, the Deployment's mode says whether DAG deploys are on.
                 dag_deploy_enabled=dag_deploy_enabled
                 if deploy_id is not None
-                else mode == "dag_deploy",
+                else mode == DagDeployMode.DAG_DEPLOY,
             )
     return found
 

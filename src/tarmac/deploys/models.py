@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -16,9 +16,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tarmac.db.base import ID, Base, UTCDateTime, new_id, utcnow
+
+if TYPE_CHECKING:
+    from tarmac.deployments.models import Deployment
 
 
 class BundleRecord(Base):
@@ -63,3 +66,10 @@ class Deploy(Base):
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def live_deploy(session: Session, deployment: Deployment) -> Deploy | None:
+    """The deploy whose code is live on ``deployment`` (None before the first one)."""
+    if deployment.current_deploy_id is None:
+        return None
+    return session.get(Deploy, deployment.current_deploy_id)

@@ -15,6 +15,7 @@ from tarmac.access import roles
 from tarmac.access.principal import Principal
 from tarmac.deployments.service import get_deployment
 from tarmac.deploys import service
+from tarmac.deploys.descriptions import clean_description
 from tarmac.deploys.locking import deploy_lock_errors
 from tarmac.deploys.multipart_stream import DeployForm
 from tarmac.deploys.schemas import DeployOut, DeployStatus
@@ -55,19 +56,19 @@ def perform_deploy(
                 f"{principal.username} may not deploy to this Deployment "
                 "(needs deployment.images.push or deployment.dags.push)"
             )
+        # Kept as read for the checks below; create_deploy checks again under the lock.
+        session.expunge(deployment)
     form = read_form()
     with form.staged or nullcontext():
         request = _deploy_request(form)
-        with installation.database.session() as session:
-            deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
-            service.check_deploy_request(
-                deployment,
-                principal=principal,
-                request=request,
-                has_bundle=form.staged is not None,
-                flags=installation.flags,
-                catalog=installation.catalog,
-            )
+        service.check_deploy_request(
+            deployment,
+            principal=principal,
+            request=request,
+            has_bundle=form.staged is not None,
+            flags=installation.flags,
+            catalog=installation.catalog,
+        )
         bundle: StoredBundle | None = None
         if form.staged is not None:
             bundle = keep_staged_bundle(
@@ -90,8 +91,7 @@ def perform_deploy(
             lock_timeout_seconds=installation.settings.deploy_lock_timeout_seconds,
             idempotency_key=key,
         )
-        deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
-        out = service.deploy_out(result.deploy, deployment)
+        out = service.deploy_out(result.deploy, result.deployment)
         installation.commit(session)
     if result.deploy.status == DeployStatus.FAILED.value:
         raise DeployFailed(
@@ -104,14 +104,11 @@ def _deploy_request(form: DeployForm) -> service.DeployRequest:
     fields = form.fields
     if "type" not in fields:
         raise InvalidRequest("type is required", field="type")
-    description = fields.get("description", "").strip()
-    if len(description) > 2000:
-        raise InvalidRequest("description is at most 2000 characters", field="description")
     image = fields.get("image", "").strip()
     runtime_version = fields.get("runtime_version", "").strip()
     return service.DeployRequest(
         type=service.parse_deploy_type(fields["type"]),
-        description=description or None,
+        description=clean_description(fields.get("description")),
         image=image or None,
         runtime_version=runtime_version or None,
         bundle_sha256=None,

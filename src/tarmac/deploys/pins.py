@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 from tarmac.access import roles
 from tarmac.access.principal import Principal
 from tarmac.deployments.models import Deployment
-from tarmac.deploys.code_state import deploy_fields
 from tarmac.deploys.models import Deploy
+from tarmac.deploys.recording import deploy_fields
 from tarmac.deploys.service import get_deploy
 from tarmac.errors import NotFound
 from tarmac.events.ecs import ecs_event

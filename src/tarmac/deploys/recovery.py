@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from tarmac.db.base import utcnow
 from tarmac.deployments.models import Deployment
-from tarmac.deploys.code_state import deploy_event, live_spec_of
 from tarmac.deploys.models import Deploy
+from tarmac.deploys.recording import deploy_event, live_spec_of
 from tarmac.deploys.schemas import DeployStatus
 from tarmac.events.service import record_event
 from tarmac.runtime_backends.base import RuntimeBackend

@@ -24,8 +24,8 @@ class DeployOut(BaseModel):
     id: str
     deployment_id: str
     seq: int
-    type: str
-    status: str
+    type: DeployType
+    status: DeployStatus
     description: str | None
     image: str | None
     runtime_version: str

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 from tarmac.access import roles
 from tarmac.access.principal import Principal
 from tarmac.deployments.models import Deployment
+from tarmac.deployments.schemas import DagDeployMode
 from tarmac.deployments.service import get_deployment
-from tarmac.deploys.code_state import CodeState, record_and_make_live
+from tarmac.deploys.code_state import CodeState
 from tarmac.deploys.image_refs import check_image_ref
 from tarmac.deploys.locking import lock_deployment
-from tarmac.deploys.models import Deploy
+from tarmac.deploys.models import Deploy, live_deploy
+from tarmac.deploys.recording import record_and_make_live
 from tarmac.deploys.schemas import CurrentDags, DeployOut, DeployType
 from tarmac.errors import (
     DagDeployDisabled,
@@ -43,6 +45,7 @@ class DeployRequest:
 @dataclass(frozen=True)
 class DeployResult:
     deploy: Deploy
+    deployment: Deployment  # as locked, after the deploy
     replayed: bool
 
 
@@ -72,7 +75,10 @@ def check_deploy_request(
     """Every refusal a deploy can get from its request and the Deployment alone."""
     if request.type is DeployType.DAG_ONLY:
         principal.require(roles.DAGS_PUSH, deployment_id=deployment.id)
-        if not flags.dag_only_deployment_enabled or deployment.dag_deploy_mode != "dag_deploy":
+        if (
+            not flags.dag_only_deployment_enabled
+            or deployment.dag_deploy_mode != DagDeployMode.DAG_DEPLOY
+        ):
             raise DagDeployDisabled(
                 "DAG-only deploys need the Deployment in dag_deploy mode and "
                 "global.dagOnlyDeployment.enabled in values.yaml",
@@ -119,7 +125,7 @@ def create_deploy(
             session, deployment_id=deployment_id, user_id=principal.user_id, key=idempotency_key
         )
         if earlier is not None:
-            return DeployResult(deploy=earlier, replayed=True)
+            return DeployResult(deploy=earlier, deployment=deployment, replayed=True)
     check_deploy_request(
         deployment,
         principal=principal,
@@ -134,22 +140,20 @@ def create_deploy(
         backend=backend,
         deployment=deployment,
         actor=principal,
-        deploy_type=request.type.value,
+        deploy_type=request.type,
         description=request.description or _default_description(request.type),
         state=state,
         idempotency_key=idempotency_key,
     )
-    return DeployResult(deploy=deploy, replayed=False)
+    return DeployResult(deploy=deploy, deployment=deployment, replayed=False)
 
 
 def _next_code_state(
     session: Session, *, deployment: Deployment, request: DeployRequest, catalog: RuntimeCatalog
 ) -> CodeState:
     """The new code state: what the request changes, the rest inherited from the live deploy."""
-    live = (
-        session.get(Deploy, deployment.current_deploy_id) if deployment.current_deploy_id else None
-    )
-    dag_deploy_enabled = deployment.dag_deploy_mode == "dag_deploy"
+    live = live_deploy(session, deployment)
+    dag_deploy_enabled = deployment.dag_deploy_mode == DagDeployMode.DAG_DEPLOY
     if request.type is DeployType.DAG_ONLY:
         return CodeState(
             image=live.image if live else None,
@@ -264,15 +268,13 @@ def current_dags(session: Session, *, principal: Principal, deployment_id: str) 
     deployment = get_deployment(
         session, principal=principal, deployment_id=deployment_id, permission=roles.DAGS_READ
     )
-    live = (
-        session.get(Deploy, deployment.current_deploy_id) if deployment.current_deploy_id else None
-    )
+    live = live_deploy(session, deployment)
     return CurrentDags(
         deploy_id=live.id if live else None,
         bundle_sha256=live.bundle_sha256 if live else None,
         dag_deploy_enabled=live.dag_deploy_enabled
         if live
-        else deployment.dag_deploy_mode == "dag_deploy",
+        else deployment.dag_deploy_mode == DagDeployMode.DAG_DEPLOY,
     )
 
 
@@ -297,26 +299,11 @@ def deploy_dags(
 
 
 def deploy_out(deploy: Deploy, deployment: Deployment) -> DeployOut:
-    return DeployOut(
-        id=deploy.id,
-        deployment_id=deploy.deployment_id,
-        seq=deploy.seq,
-        type=deploy.type,
-        status=deploy.status,
-        description=deploy.description,
-        image=deploy.image,
-        runtime_version=deploy.runtime_version,
-        airflow_version=deploy.airflow_version,
-        dag_deploy_enabled=deploy.dag_deploy_enabled,
-        bundle_sha256=deploy.bundle_sha256,
-        rollback_from_id=deploy.rollback_from_id,
-        created_by=deploy.created_by,
-        created_at=deploy.created_at,
-        finished_at=deploy.finished_at,
-        failure_reason=deploy.failure_reason,
-        pinned=deploy.pinned,
-        is_current=deploy.id == deployment.current_deploy_id,
-    )
+    """A deploy as the API shows it: its own columns, and whether it is the live one."""
+    columns = {
+        name: getattr(deploy, name) for name in DeployOut.model_fields if name != "is_current"
+    }
+    return DeployOut(**columns, is_current=deploy.id == deployment.current_deploy_id)
 
 
 def _encode_cursor(seq: int) -> str:

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-CodeState = tuple[str | None, str, str | None, bool]
-"""What a deploy makes live: image, runtime version, DAG bundle sha256, DAG deploy setting."""
+from tarmac.deployments.schemas import DagDeployMode
+from tarmac.deploys.code_state import CodeState
+from tarmac.deploys.schemas import DeployStatus
 
 
 @dataclass(frozen=True)
 class DeploymentFacts:
-    """A Deployment's settings; ``dag_deploy_mode`` is image, dag_deploy, nfs or git_sync."""
+    """A Deployment's settings, as the policy sees them."""
 
     id: str
     name: str
@@ -21,7 +22,7 @@ class DeploymentFacts:
     executor: str
     resources: Mapping[str, Any]
     env_var_keys: tuple[str, ...]
-    dag_deploy_mode: str
+    dag_deploy_mode: DagDeployMode
     rollback_enabled: bool
     runtime_version: str
 
@@ -40,7 +41,7 @@ class DeployFacts:
     bundle_sha256: str | None
     created_at: datetime
     pinned: bool = False
-    status: str = "DEPLOYED"
+    status: DeployStatus = DeployStatus.DEPLOYED
 
     def __post_init__(self) -> None:
         # Age is compared with an aware ``now``; a naive time would shift by the UTC offset.
@@ -49,4 +50,4 @@ class DeployFacts:
 
     @property
     def code_state(self) -> CodeState:
-        return (self.image, self.runtime_version, self.bundle_sha256, self.dag_deploy_enabled)
+        return CodeState.of(self)

@@ -102,9 +102,7 @@ def _perform(
             lock_timeout_seconds=installation.settings.deploy_lock_timeout_seconds,
             idempotency_key=idempotency_key,
         )
-        assert result.deploy is not None
-        deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
-        out = deploy_out(result.deploy, deployment)
+        out = deploy_out(result.deploy, result.deployment)
         installation.commit(session)
     if result.deploy.status == DeployStatus.FAILED.value:
         raise DeployFailed(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tarmac.bundles.manifest import BundleManifest, ManifestDiff, diff_manifests
+from tarmac.deployments.schemas import DagDeployMode
 from tarmac.rollbacks.facts import DeployFacts, DeploymentFacts
 from tarmac.rollbacks.schema_catalog import SchemaLoss, schema_loss
 from tarmac.runtimes.catalog import RuntimeCatalog
@@ -188,7 +189,9 @@ def build_plan(
         runtime_direction=direction,
         airflow_version=Change(live_airflow, target.airflow_version),
         dag_deploy_enabled=Change(
-            live.dag_deploy_enabled if live else deployment.dag_deploy_mode == "dag_deploy",
+            live.dag_deploy_enabled
+            if live
+            else deployment.dag_deploy_mode == DagDeployMode.DAG_DEPLOY,
             target.dag_deploy_enabled,
         ),
         bundle_sha256=bundle,

@@ -8,6 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tarmac.bundles.manifest import BundleManifest
+from tarmac.deployments.schemas import DagDeployMode
+from tarmac.deploys.descriptions import MAX_DESCRIPTION_LENGTH
+from tarmac.deploys.schemas import DeployStatus
 from tarmac.errors import ERROR_BY_CODE
 from tarmac.installation.flags import InstallationFlags
 from tarmac.rollbacks.facts import DeployFacts, DeploymentFacts
@@ -17,10 +20,8 @@ from tarmac.runtimes.catalog import RuntimeCatalog
 PUSH_PERMISSIONS = frozenset({"deployment.images.push", "system.deployments.images.push"})
 """Rule 1: either one lets an actor roll a Deployment back."""
 
-ROLLBACK_DEPLOY_MODES = frozenset({"image", "dag_deploy"})
+ROLLBACK_DEPLOY_MODES = frozenset({DagDeployMode.IMAGE, DagDeployMode.DAG_DEPLOY})
 """Rule 6: nfs and git_sync Deployments cannot roll back."""
-
-MAX_DESCRIPTION_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def _mechanism_refusal(deployment: DeploymentFacts) -> Refusal | None:
 
 
 def _status_refusal(target: DeployFacts) -> Refusal | None:
-    if target.status == "DEPLOYED":
+    if target.status == DeployStatus.DEPLOYED:
         return None
     return Refusal(
         "target_not_deployed",

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from tarmac.api.dependencies import CurrentPrincipal, InstallationDep
+from tarmac.deploys.descriptions import DeployDescription
 from tarmac.deploys.schemas import DeployOut
 from tarmac.deploys.service import check_idempotency_key
 from tarmac.rollbacks.perform import perform_rollback
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api/v1/deployments/{deployment_id}", tags=["rollback
 class RollbackBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = Field(default=None, max_length=10_000)
+    description: DeployDescription | None = None
     dry_run: bool = False
     acknowledge: list[str] = Field(default_factory=list, max_length=10)
 

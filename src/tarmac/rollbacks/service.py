@@ -8,13 +8,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tarmac.access import roles
 from tarmac.access.principal import Principal
 from tarmac.db.base import utcnow
 from tarmac.deployments.models import Deployment
+from tarmac.deployments.schemas import DagDeployMode
 from tarmac.deployments.service import get_deployment
-from tarmac.deploys.code_state import CodeState, record_and_make_live
+from tarmac.deploys.code_state import CodeState
 from tarmac.deploys.locking import lock_deployment
-from tarmac.deploys.models import Deploy
+from tarmac.deploys.models import Deploy, live_deploy
+from tarmac.deploys.recording import record_and_make_live
+from tarmac.deploys.schemas import DeployStatus
 from tarmac.deploys.service import find_deploy, find_idempotent_deploy
 from tarmac.deploys.uploads import bundle_manifest
 from tarmac.errors import NotFound, TarmacError
@@ -36,10 +40,11 @@ class RollbackRequest:
 
 @dataclass(frozen=True)
 class RollbackResult:
-    """Either the plan of a dry run, or the new deploy (``replayed`` for a repeated key)."""
+    """The new deploy (``replayed`` for a repeated key), its plan and the locked Deployment."""
 
     plan: dict[str, Any] | None
-    deploy: Deploy | None
+    deploy: Deploy
+    deployment: Deployment
     replayed: bool = False
 
 
@@ -51,7 +56,7 @@ def deployment_facts(deployment: Deployment) -> DeploymentFacts:
         executor=deployment.executor,
         resources=deployment.resources,
         env_var_keys=tuple(v.key for v in deployment.env_vars),
-        dag_deploy_mode=deployment.dag_deploy_mode,
+        dag_deploy_mode=DagDeployMode(deployment.dag_deploy_mode),
         rollback_enabled=deployment.rollback_enabled,
         runtime_version=deployment.runtime_version,
     )
@@ -62,14 +67,10 @@ def deploy_facts(deploy: Deploy) -> DeployFacts:
         id=deploy.id,
         deployment_id=deploy.deployment_id,
         seq=deploy.seq,
-        image=deploy.image,
-        runtime_version=deploy.runtime_version,
-        airflow_version=deploy.airflow_version,
-        dag_deploy_enabled=deploy.dag_deploy_enabled,
-        bundle_sha256=deploy.bundle_sha256,
+        **CodeState.of(deploy).as_dict(),
         created_at=deploy.created_at,
         pinned=deploy.pinned,
-        status=deploy.status,
+        status=DeployStatus(deploy.status),
     )
 
 
@@ -88,9 +89,7 @@ def decide(
     target = find_deploy(session, deployment_id=deployment.id, ref=target_deploy_id)
     if target is None:
         raise NotFound("no such deploy", deploy_id=target_deploy_id)
-    live = (
-        session.get(Deploy, deployment.current_deploy_id) if deployment.current_deploy_id else None
-    )
+    live = live_deploy(session, deployment)
     decision = decide_rollback(
         deployment=deployment_facts(deployment),
         target=deploy_facts(target),
@@ -146,17 +145,21 @@ def execute_rollback(
     lock_timeout_seconds: float,
     idempotency_key: str | None = None,
 ) -> RollbackResult:
-    """Roll back under the Deployment's lock: a NEW deploy with the target's code state."""
-    get_deployment(session, principal=principal, deployment_id=deployment_id)
+    """Roll back under the Deployment's lock: a NEW deploy with the target's code state.
+
+    The new deploy's type is what it changes over the live code, not the target's type.
+    """
     deployment = lock_deployment(
         session, deployment_id=deployment_id, timeout_seconds=lock_timeout_seconds
     )
+    principal.require(roles.DEPLOYMENT_GET, deployment_id=deployment_id)
     if idempotency_key:
         earlier = find_idempotent_deploy(
             session, deployment_id=deployment_id, user_id=principal.user_id, key=idempotency_key
         )
         if earlier is not None:
-            return RollbackResult(plan=None, deploy=earlier, replayed=True)
+            return RollbackResult(plan=None, deploy=earlier, deployment=deployment, replayed=True)
+    live = live_deploy(session, deployment)
     decision, target = decide(
         session,
         principal=principal,
@@ -169,19 +172,20 @@ def execute_rollback(
     )
     raise_first_refusal(decision)
     assert decision.plan is not None  # allowed decisions always carry a plan
+    state = CodeState.of(target)
     deploy = record_and_make_live(
         session,
         backend=backend,
         deployment=deployment,
         actor=principal,
-        deploy_type=target.type,
+        deploy_type=state.deploy_type_over(CodeState.of(live) if live else None),
         description=decision.description,
-        state=CodeState.of(target),
+        state=state,
         rollback_from_id=target.id,
         idempotency_key=idempotency_key,
         event_extra={"rollback": rollback_event_fields(decision, target, request)},
     )
-    return RollbackResult(plan=decision.plan.to_json(), deploy=deploy)
+    return RollbackResult(plan=decision.plan.to_json(), deploy=deploy, deployment=deployment)
 
 
 def rollback_event_fields(

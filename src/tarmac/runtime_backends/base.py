@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from tarmac.deploys.code_state import CodeState
 
 
 @dataclass(frozen=True)
 class LiveSpec:
-    """The code state a runtime backend makes live for one Deployment."""
+    """The code state a runtime backend makes live for one Deployment, and its deploy."""
 
     deploy_id: str
     seq: int
-    image: str | None
-    runtime_version: str
-    airflow_version: str
-    dag_deploy_enabled: bool
-    bundle_sha256: str | None
+    code: CodeState
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"deploy_id": self.deploy_id, "seq": self.seq, **self.code.as_dict()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LiveSpec:
         return cls(
-            deploy_id=str(data["deploy_id"]),
-            seq=int(data["seq"]),
-            image=data.get("image"),
-            runtime_version=str(data["runtime_version"]),
-            airflow_version=str(data["airflow_version"]),
-            dag_deploy_enabled=bool(data["dag_deploy_enabled"]),
-            bundle_sha256=data.get("bundle_sha256"),
+            deploy_id=str(data["deploy_id"]), seq=int(data["seq"]), code=CodeState.from_json(data)
         )
 
 

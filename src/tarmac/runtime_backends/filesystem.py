@@ -44,7 +44,7 @@ class FilesystemBackend:
         self._bundle_dir(bundle_sha256)
 
     def make_live(self, *, release_name: str, spec: LiveSpec) -> None:
-        target = self._bundle_dir(spec.bundle_sha256)
+        target = self._bundle_dir(spec.code.bundle_sha256)
         (self.deployments_dir / release_name).mkdir(parents=True, exist_ok=True)
         write_json_atomically(self.spec_path(release_name), spec.to_json())
         failpoint("between_spec_and_swap")
@@ -57,7 +57,7 @@ class FilesystemBackend:
             return None
         spec = LiveSpec.from_json(json.loads(path.read_text()))
         # The spec is written first: trust it only if the symlink agrees with it.
-        if self.materialiser.live_target(self.dags_link(release_name)) != spec.bundle_sha256:
+        if self.materialiser.live_target(self.dags_link(release_name)) != spec.code.bundle_sha256:
             return None
         return spec
 

@@ -11,17 +11,19 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from tarmac import __version__
+from tarmac.deployments.schemas import DagDeployMode
+from tarmac.deploys.schemas import DeployType
 
 _DEPLOY_TYPES = {
-    "IMAGE_AND_DAG": "Image + DAGs",
-    "IMAGE_ONLY": "Image",
-    "DAG_ONLY": "DAGs only",
+    DeployType.IMAGE_AND_DAG: "Image + DAGs",
+    DeployType.IMAGE_ONLY: "Image",
+    DeployType.DAG_ONLY: "DAGs only",
 }
 _MODES = {
-    "image": "Image",
-    "dag_deploy": "DAG deploys",
-    "nfs": "NFS",
-    "git_sync": "Git sync",
+    DagDeployMode.IMAGE: "Image",
+    DagDeployMode.DAG_DEPLOY: "DAG deploys",
+    DagDeployMode.NFS: "NFS",
+    DagDeployMode.GIT_SYNC: "Git sync",
 }
 
 

@@ -178,7 +178,8 @@ def test_roll_back_in_the_browser(
     expect(confirm).to_be_disabled()
     page.locator("#ack-data_loss").check()
     expect(confirm).to_be_disabled()
-    page.locator("#ack-running_tasks").check()
+    expect(page.locator("#note-running_tasks")).to_be_visible()  # information, no tick
+    expect(page.locator("#ack-running_tasks")).to_have_count(0)
     expect(confirm).to_be_disabled()  # every warning ticked, no description yet
     description.fill("   ")
     expect(confirm).to_be_disabled()  # blank is not a description

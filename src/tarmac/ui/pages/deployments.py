@@ -13,8 +13,8 @@ from tarmac.access.principal import Principal
 from tarmac.api.dependencies import InstallationDep
 from tarmac.deployments.models import Deployment
 from tarmac.deployments.service import list_deployments
-from tarmac.deploys.models import Deploy
-from tarmac.deploys.service import get_deploy, list_deploys
+from tarmac.deploys.models import Deploy, live_deploy
+from tarmac.deploys.service import list_deploys
 from tarmac.errors import PermissionDenied
 from tarmac.runtimes.catalog import RuntimeVersion
 from tarmac.ui.auth import UiPrincipal
@@ -66,17 +66,9 @@ def _row(
     except PermissionDenied:
         return DeploymentRow(deployment=deployment, runtime=runtime, live=None, last_deploy_at=None)
     latest = newest[0] if newest else None
-    live = latest if latest and latest.id == deployment.current_deploy_id else None
-    if live is None and deployment.current_deploy_id:
-        live, _ = get_deploy(
-            db,
-            principal=principal,
-            deployment_id=deployment.id,
-            deploy_id=deployment.current_deploy_id,
-        )
     return DeploymentRow(
         deployment=deployment,
         runtime=runtime,
-        live=live,
+        live=live_deploy(db, deployment),
         last_deploy_at=latest.created_at if latest else None,
     )

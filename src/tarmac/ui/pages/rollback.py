@@ -11,12 +11,12 @@ from fastapi.responses import RedirectResponse
 from tarmac.access import roles
 from tarmac.access.principal import Principal
 from tarmac.api.dependencies import InstallationDep
+from tarmac.deploys.descriptions import MAX_DESCRIPTION_LENGTH
 from tarmac.deploys.service import get_deploy
-from tarmac.errors import AcknowledgementRequired, InvalidRequest, TarmacError
+from tarmac.errors import TarmacError
 from tarmac.installation.context import Installation
 from tarmac.rollbacks.perform import perform_rollback
 from tarmac.rollbacks.plan import ACKNOWLEDGEABLE_WARNINGS
-from tarmac.rollbacks.policy import MAX_DESCRIPTION_LENGTH, RollbackDecision
 from tarmac.rollbacks.service import RollbackRequest, preview_rollback
 from tarmac.ui.auth import CheckedForm, UiPrincipal
 from tarmac.ui.forms import text_field, text_fields
@@ -56,22 +56,11 @@ def confirm_rollback(
     installation: InstallationDep,
     form: CheckedForm,
 ) -> Response:
-    """Roll back through the API's own entry point: same checks, lock, and refusal log."""
+    """Roll back through the API's own entry point: same rules, lock, and refusal log."""
     description = text_field(form, "description")
     ticked = frozenset(text_fields(form, "acknowledge"))
     state = {"description": description, "ticked": ticked}
     try:
-        _require_every_warning_ticked(
-            principal=principal,
-            installation=installation,
-            deployment_id=deployment_id,
-            deploy_id=deploy_id,
-            ticked=ticked,
-        )
-        if len(description.strip()) > MAX_DESCRIPTION_LENGTH:
-            raise InvalidRequest(
-                f"The description can be at most {MAX_DESCRIPTION_LENGTH} characters."
-            )
         outcome = perform_rollback(
             installation,
             principal=principal,
@@ -99,43 +88,6 @@ def confirm_rollback(
     return RedirectResponse(
         f"/ui/deployments/{deployment_id}/history?rolled_back={new_deploy.id}", status_code=303
     )
-
-
-def _require_every_warning_ticked(
-    *,
-    principal: Principal,
-    installation: Installation,
-    deployment_id: str,
-    deploy_id: str,
-    ticked: frozenset[str],
-) -> None:
-    """The dialog asks to tick every warning; the API itself checks only data loss and
-    restricted runtimes (and logs the refusal), so this adds the rest, e.g. running tasks."""
-    decision = _preview(principal, installation, deployment_id, deploy_id)
-    if decision.refusals or decision.plan is None:
-        return  # the rollback itself refuses, and logs the refusal
-    unticked = [w for w in decision.plan.warnings if w.code not in ticked]
-    if unticked and not any(w.requires_acknowledgement for w in unticked):
-        codes = [w.code for w in unticked]
-        raise AcknowledgementRequired(
-            "Tick every warning to confirm you have read it: " + ", ".join(codes) + ".",
-            missing_acknowledgements=codes,
-        )
-
-
-def _preview(
-    principal: Principal, installation: Installation, deployment_id: str, deploy_id: str
-) -> RollbackDecision:
-    with installation.database.session() as db:
-        return preview_rollback(
-            db,
-            principal=principal,
-            deployment_id=deployment_id,
-            target_deploy_id=deploy_id,
-            request=RollbackRequest(description=None, dry_run=True, acknowledge=frozenset()),
-            flags=installation.flags,
-            catalog=installation.catalog,
-        )
 
 
 def _dialog(

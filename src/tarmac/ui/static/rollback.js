@@ -1,5 +1,6 @@
 // The rollback dialog: a live character counter, and Confirm enabled only when every
-// warning is ticked and a description is written. The server checks all of it again.
+// warning that needs acknowledging is ticked and a description is written. The server
+// checks all of it again.
 (function () {
   "use strict";
   var form = document.getElementById("rollback-form");
