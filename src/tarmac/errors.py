@@ -1,7 +1,8 @@
 """The one error hierarchy: every refusal tarmac gives has a stable code and HTTP status.
 
-The API renders these through a single handler (``tarmac.api.errors``); the CLI prints
-their message. Never raise a bare ``Exception`` for something a user did wrong.
+The API renders them as JSON (``tarmac.api.errors``), the UI as pages
+(``tarmac.ui.route_class``), the CLI prints their message. Never raise a bare
+``Exception`` for something a user did wrong.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ class Settings(BaseSettings):
     max_bundle_unpacked_bytes: int = 2 * 1024**3
     max_bundle_members: int = 100_000
     max_bundle_compression_ratio: float = 200.0
-    unpacked_bundles_to_keep: int = 10
 
     @field_validator("data_dir")
     @classmethod

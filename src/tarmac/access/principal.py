@@ -34,9 +34,6 @@ class Principal:
         granted = self.permissions_on(deployment_id)
         return permission in granted or system_twin(permission) in granted
 
-    def can_see(self, deployment_id: str) -> bool:
-        return self.has("deployment.get", deployment_id=deployment_id)
-
     def require(self, permission: str, *, deployment_id: str | None = None) -> None:
         """Raise 403 ``permission_denied`` unless the caller holds ``permission``."""
         if self.has(permission, deployment_id=deployment_id):

@@ -1,4 +1,4 @@
-"""The one place where errors become HTTP responses."""
+"""The API's error handler: every error as JSON (UI pages: ``tarmac.ui.route_class``)."""
 
 from __future__ import annotations
 

@@ -89,10 +89,6 @@ class BundleClaim:
     remote_blob: bool = False
     _done: bool = field(default=False, repr=False)
 
-    @property
-    def claimed_anything(self) -> bool:
-        return self.blob is not None or self.unpacked is not None or self.remote_blob
-
     def touched_since(self, moment: float) -> bool:
         """Whether a file was touched at or after ``moment`` (seen on the tombstones)."""
         for pair in (self.blob, self.unpacked):

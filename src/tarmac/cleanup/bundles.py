@@ -3,7 +3,7 @@
 A bundle goes only if, inside the deleting transaction, its record is locked (FOR
 UPDATE SKIP LOCKED on PostgreSQL; SQLite's write lock is already held), no deploy
 references it, the record is older than the grace period, and none of its files was
-touched within the in-use window (see ``tarmac.cleanup.service`` for why that is safe).
+touched within the in-use window (``docs/cleanup.md`` says why that is safe).
 """
 
 from __future__ import annotations

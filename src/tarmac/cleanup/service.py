@@ -1,46 +1,9 @@
 """Cleanup of deploy revisions (DESIGN.md §3 rule 13, §4 "Pinned deploys").
 
-Three passes, each a series of short transactions (so an API request waits at most
-one batch for SQLite's write lock, and never on PostgreSQL except for rows it shares):
-
-1. delete deploy records created at or before ``now - older_than_days``, except each
-   Deployment's live deploy and pinned deploys, clearing ``rollback_from_id``s that
-   pointed at them;
-2. delete bundle records no deploy references any more, with their blobs and their
-   unpacked dirs (``<data-dir>/bundles/<sha256>``);
-3. delete blobs and unpacked dirs that have no bundle record at all.
-
-Why a bundle is never deleted under a deploy that is about to reference it. The
-deploy route (D) does: D1 store the blob (a no-op if already stored), D2 unpack it
-(``prepare``: touches ``bundles/<sha>``, or creates it), then one transaction T_d:
-D3 insert the bundle record ON CONFLICT DO NOTHING, D4 lock the Deployment and insert
-the deploy, D5 make it live, commit. Cleanup (C) deletes a bundle only in a
-transaction T_c that holds the bundle row's lock, re-checks that no deploy
-references it, sees no file touched within the in-use window, renames the files
-aside, re-checks for a touch, deletes the record and commits; only then the files go.
-
-- T_d inserted its deploy before T_c looked: on SQLite the write lock orders them and
-  T_c sees the deploy; on PostgreSQL the deploy's foreign key holds a key-share lock
-  on the bundle row, so T_c's ``FOR UPDATE SKIP LOCKED`` skips the bundle (or, once
-  T_d committed, the re-check sees the deploy). Kept.
-- D2 ran before T_c looked: the touch is in the in-use window, which is never shorter
-  than the deploy lock timeout plus a margin, and D4 happens within the lock timeout
-  after D2 (else D gives up with ``deploy_in_progress`` and records nothing). Kept.
-- D2 runs while C renames the files (blob first, then the dir): D2 touched the dir
-  first (the tombstone shows it and C puts both back), or its touch or its read of
-  the blob finds them gone and D fails before recording anything (a retry stores
-  the bundle anew).
-- D1 finds no blob (C renamed it): it stores the bytes again. If C has not yet
-  committed, C sees the new file and keeps the record; else D3 inserts a fresh one.
-- Rollbacks copy the bundle of a target deploy that still references it; the same
-  locks apply to the new deploy.
-
-Known gap: D1 leaves no trace when the blob is already stored. So a deploy whose D1
-came just before C claimed the files, and whose D2 came just after, fails with 404
-``blob not found`` (nothing recorded; a retry stores the bundle anew), and a bundle
-with no unpacked dir here (another runtime backend) could have its blob deleted under
-an unpack that opened it before C renamed it. ``LocalBlobStore.commit`` touching an
-existing blob (``os.utime``, storing it again if it vanished) would close both.
+Three passes of short transactions: expired deploy records (never a live or pinned
+one), then bundles no deploy references (record, blob, unpacked dir), then files with
+no bundle record. Why a bundle never goes under a deploy that is about to use it:
+``docs/cleanup.md``.
 """
 
 from __future__ import annotations

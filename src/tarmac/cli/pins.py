@@ -1,8 +1,4 @@
-"""``tarmac deploys pin|unpin DEPLOYMENT DEPLOY``: keep a deploy through cleanups.
-
-``pin`` and ``unpin`` are added to the ``tarmac deploys`` group; ``app`` holds them too,
-for a CLI that mounts them on their own.
-"""
+"""``tarmac deploys pin|unpin DEPLOYMENT DEPLOY``: keep a deploy through cleanups."""
 
 from __future__ import annotations
 

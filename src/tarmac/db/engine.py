@@ -53,10 +53,6 @@ def _sqlite_engine(url: str, *, lock_timeout_seconds: float) -> Engine:
     return engine
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def check_database(url: str) -> None:
     """Connect once; a ConfigurationError names the database (without its password)."""
     shown = make_url(normalise_database_url(url)).render_as_string(hide_password=True)

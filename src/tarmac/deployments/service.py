@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -276,10 +274,3 @@ def _flush(session: Session, name: str) -> None:
         session.flush()
     except IntegrityError as exc:
         raise AlreadyExists(f"a deployment named {name!r} already exists") from exc
-
-
-def decrypted_env(deployment: Deployment, secrets: SecretBox) -> dict[str, Any]:
-    """Plain values of every variable, for a runtime backend that starts Airflow."""
-    return {
-        v.key: secrets.decrypt(v.value) if v.is_secret else v.value for v in deployment.env_vars
-    }
