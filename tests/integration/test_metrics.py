@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tarmac import metrics
+from tarmac.events.domain import CleanupFinished, DeployFinished
 from tests.support.fake_bulk_server import FakeElasticsearch
 from tests.support.server import Api, running_tarmac
 
@@ -30,17 +30,25 @@ def test_metrics_count_hooks_and_show_the_outbox_backlog(database_url: str, tmp_
             database_url=database_url,
             elasticsearch_url=unreachable.url,
         ) as api:
-            api.new_deployment("sales")
+            sales = api.new_deployment("sales")
             api.new_deployment("marketing")
-            metrics.observe_deploy(kind="rollback", outcome="success", seconds=2.0)
-            metrics.count_refusal(code="rollback_not_enabled")
-            metrics.observe_cleanup(deleted_deploys=4, deleted_blobs=2)
+            api.ok(api.deploy(sales["id"], type="IMAGE_ONLY", image="repo/img:1"), 201)
+            installation = api.client.app.state.installation  # type: ignore[attr-defined]
+            installation.database.dispatch(
+                [
+                    DeployFinished("d", kind="rollback", outcome="success", seconds=2.0),
+                    CleanupFinished("success", dry_run=False, deleted_deploys=4, deleted_blobs=2),
+                ]
+            )
+            api.client.app.state.metrics.count_refusal(code="rollback_not_enabled")  # type: ignore[attr-defined]
             samples = scrape(api)
 
     def value(name: str, **labels: str) -> float:
         return samples[(name, frozenset(labels.items()))]
 
     assert value("tarmac_deploys_total", kind="rollback", outcome="success") == 1
+    # A real deploy's committed event reaches the app's metrics.
+    assert value("tarmac_deploys_total", kind="deploy", outcome="success") == 1
     assert value("tarmac_deploy_duration_seconds_count", kind="rollback") == 1
     assert value("tarmac_refusals_total", code="rollback_not_enabled") == 1
     assert value("tarmac_cleanup_runs_total", outcome="success", dry_run="false") == 1

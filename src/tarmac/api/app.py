@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tarmac import __version__, metrics
+from tarmac import __version__
 from tarmac.access import routes as access_routes
 from tarmac.access.service import bootstrap_admin
 from tarmac.api.errors import install_error_handlers
@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
             engine=engine, export_enabled=bool(settings.elasticsearch_url)
         )
         try:
-            with metrics.recording(app.state.metrics):
+            with installation.database.subscribed(app.state.metrics.on_event):
                 start_installation(installation)
                 with (
                     exporting_events(settings=settings, engine=engine),

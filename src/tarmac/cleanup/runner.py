@@ -10,8 +10,8 @@ from tarmac.cleanup.service import (
     cleanup_deploy_revisions,
     in_use_window,
 )
+from tarmac.events.domain import CleanupFinished
 from tarmac.installation.context import Installation
-from tarmac.metrics import observe_cleanup
 
 
 def run_cleanup(
@@ -35,12 +35,12 @@ def run_cleanup(
             on_batch=on_batch,
         )
     except Exception:
-        observe_cleanup(deleted_deploys=0, deleted_blobs=0, dry_run=dry_run, outcome="failure")
+        installation.database.dispatch([CleanupFinished("failure", dry_run, 0, 0)])
         raise
     finally:
         installation.after_commit()  # the event, and any batch's, reach the event log
-    observe_cleanup(
-        deleted_deploys=report.deleted_deploys, deleted_blobs=report.deleted_blobs, dry_run=dry_run
+    installation.database.dispatch(
+        [CleanupFinished("success", dry_run, report.deleted_deploys, report.deleted_blobs)]
     )
     return report
 

@@ -1,12 +1,29 @@
-"""One transaction per entry point: nothing is kept unless the entry point commits."""
+"""One transaction per entry point: nothing is kept unless the entry point commits.
+
+Services ``collect`` domain events on the session; ``Database.commit`` dispatches them to
+the subscribed handlers once the transaction has committed, and a rollback drops them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from tarmac.events.domain import DomainEvent
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[DomainEvent], None]
+_EVENTS = "tarmac.domain_events"
+
+
+def collect(session: Session, event: DomainEvent) -> None:
+    """Queue ``event`` for dispatch when ``session``'s entry point commits."""
+    session.info.setdefault(_EVENTS, []).append(event)
 
 
 class Database:
@@ -21,16 +38,42 @@ class Database:
             else engine
         )
         self._writer = sessionmaker(bind=writer_engine, expire_on_commit=False)
+        self._handlers: tuple[Handler, ...] = ()
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
-        """A session that rolls back on exit unless ``commit()`` was called."""
+        """A session that rolls back on exit (dropping its events) unless committed."""
         session = (self._writer if write else self._reader)()
         try:
             yield session
         finally:
+            session.info.pop(_EVENTS, None)
             session.rollback()
             session.close()
+
+    def commit(self, session: Session) -> None:
+        """Commit the unit of work, then dispatch the domain events it collected."""
+        events: list[DomainEvent] = session.info.pop(_EVENTS, [])
+        session.commit()
+        self.dispatch(events)
+
+    def dispatch(self, events: Iterable[DomainEvent]) -> None:
+        """Hand each event to every handler; a failing handler never fails the caller."""
+        for event in events:
+            for handler in self._handlers:
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("a handler of %s failed", type(event).__name__)
+
+    @contextmanager
+    def subscribed(self, handler: Handler) -> Iterator[None]:
+        """Dispatch committed events to ``handler`` while the block runs."""
+        self._handlers = (*self._handlers, handler)
+        try:
+            yield
+        finally:
+            self._handlers = tuple(h for h in self._handlers if h is not handler)
 
     def dispose(self) -> None:
         self.engine.dispose()

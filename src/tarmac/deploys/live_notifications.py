@@ -3,8 +3,8 @@
 A waiting agent costs one asyncio future: no thread and no database connection. Waiters
 are woken from two sources:
 
-- in this process, :func:`notify_after_commit` pokes every running :class:`LiveWatcher`
-  right after the transaction that changed the live deploy has committed;
+- in this process, the :class:`LiveWatcher` subscribes to the database's committed
+  ``DeployFinished`` events, so it hears of a new live deploy right after its commit;
 - changes committed by other server replicas are found by a periodic re-check, one query
   per second for all the Deployments that have waiters in this process.
 
@@ -29,7 +29,7 @@ from types import FrameType
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from tarmac.db.unit_of_work import Database
@@ -37,6 +37,7 @@ from tarmac.deployments.models import Deployment
 from tarmac.deployments.schemas import DagDeployMode
 from tarmac.deploys.models import Deploy
 from tarmac.deploys.schemas import CurrentDags
+from tarmac.events.domain import DeployFinished, DomainEvent
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,6 @@ MAX_WAIT_SECONDS = 60.0
 """Longest long poll; agents re-poll after it (proxies often cut idle requests at 60 s+)."""
 RECHECK_SECONDS = 1.0
 _QUERY_CHUNK = 500
-
-_listeners_lock = threading.Lock()
-_listeners: list[Callable[[str], None]] = []
-
 
 # --- ETags ------------------------------------------------------------------------------
 
@@ -106,37 +103,6 @@ def live_dags(session: Session, deployment_ids: Collection[str]) -> dict[str, Cu
                 else mode == DagDeployMode.DAG_DEPLOY,
             )
     return found
-
-
-# --- Wake-ups after commit --------------------------------------------------------------
-
-
-def notify_after_commit(session: Session, *, deployment_id: str) -> None:
-    """Tell every listener, once ``session`` commits, that the live deploy may have changed."""
-    # After commit, not now: a waiter woken earlier would read the old state and sleep on.
-    event.listen(session, "after_commit", lambda _session: _publish(deployment_id), once=True)
-
-
-@contextmanager
-def listening(callback: Callable[[str], None]) -> Iterator[None]:
-    """Call ``callback(deployment_id)`` (from any thread) after each live change commits."""
-    with _listeners_lock:
-        _listeners.append(callback)
-    try:
-        yield
-    finally:
-        with _listeners_lock:
-            _listeners.remove(callback)
-
-
-def _publish(deployment_id: str) -> None:
-    with _listeners_lock:
-        listeners = tuple(_listeners)
-    for callback in listeners:
-        try:
-            callback(deployment_id)
-        except Exception:  # a wake-up must never fail the request that committed
-            log.exception("could not notify a live-DAGs listener")
 
 
 # --- Waiters ----------------------------------------------------------------------------
@@ -225,6 +191,11 @@ class LiveWatcher:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self.release_all)
 
+    def on_event(self, event: DomainEvent) -> None:
+        """Handler of committed domain events: a deploy that went live pokes its waiters."""
+        if isinstance(event, DeployFinished) and event.went_live:
+            self.poke(event.deployment_id)
+
     def poke(self, deployment_id: str) -> None:
         """The live deploy of ``deployment_id`` changed here (callable from any thread)."""
         loop = self._loop
@@ -295,7 +266,7 @@ async def watching(database: Database) -> AsyncIterator[LiveWatcher]:
     watcher.start()
     restore_signals = _release_on_exit_signals(watcher)
     try:
-        with listening(watcher.poke):
+        with database.subscribed(watcher.on_event):
             yield watcher
     finally:
         restore_signals()

@@ -6,15 +6,15 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from tarmac import metrics
 from tarmac.access.principal import Principal
 from tarmac.db.base import utcnow
+from tarmac.db.unit_of_work import collect
 from tarmac.deployments.models import Deployment
 from tarmac.deployments.schemas import DagDeployMode
 from tarmac.deploys.code_state import CodeState
-from tarmac.deploys.live_notifications import notify_after_commit
 from tarmac.deploys.models import Deploy, live_deploy
 from tarmac.deploys.schemas import DeployStatus, DeployType
+from tarmac.events.domain import DeployFinished
 from tarmac.events.ecs import ecs_event
 from tarmac.events.service import record_event
 from tarmac.runtime_backends.base import LiveSpec, RuntimeBackend
@@ -72,7 +72,6 @@ def record_and_make_live(
     else:
         deploy.status = DeployStatus.DEPLOYED.value
         deployment.current_deploy_id = deploy.id
-        notify_after_commit(session, deployment_id=deployment.id)  # wakes long-polling agents
         deployment.runtime_version = state.runtime_version
         deployment.airflow_version = state.airflow_version
         if deployment.dag_deploy_mode in (DagDeployMode.IMAGE, DagDeployMode.DAG_DEPLOY):
@@ -80,10 +79,14 @@ def record_and_make_live(
                 DagDeployMode.DAG_DEPLOY if state.dag_deploy_enabled else DagDeployMode.IMAGE
             ).value
     deploy.finished_at = utcnow()
-    metrics.observe_deploy(
-        kind="rollback" if rollback_from_id else "deploy",
-        outcome="success" if deploy.status == DeployStatus.DEPLOYED.value else "failure",
-        seconds=(deploy.finished_at - deploy.created_at).total_seconds(),
+    collect(
+        session,
+        DeployFinished(
+            deployment_id=deployment.id,
+            kind="rollback" if rollback_from_id else "deploy",
+            outcome="success" if deploy.status == DeployStatus.DEPLOYED.value else "failure",
+            seconds=(deploy.finished_at - deploy.created_at).total_seconds(),
+        ),
     )
     session.flush()
     record_event(session, deploy_event(deploy, actor=actor.username, extra=event_extra))

@@ -45,13 +45,13 @@ class Installation:
         return self.settings.data_dir
 
     def commit(self, session: Session) -> None:
-        """End an entry point's unit of work, then do the after-commit work."""
+        """End an entry point's unit of work: commit, dispatch its events, write the log."""
         failpoint("before_commit")
-        session.commit()
+        self.database.commit(session)
         self.after_commit()
 
     def after_commit(self) -> None:
-        """Work that follows every committed write: copy new events to the event log."""
+        """Work that follows every committed write: copy new ECS events to the event log."""
         try:
             write_pending_events(self.database.engine, self.event_log)
         except Exception:  # the events stay in the outbox; the next write or start retries

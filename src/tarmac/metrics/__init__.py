@@ -1,10 +1,9 @@
-"""Prometheus metrics: counters fed by small hooks, the outbox backlog read at scrape time.
+"""Prometheus metrics of one app: counters fed by committed domain events, the outbox backlog.
 
-Services call the hooks (``observe_deploy``, ``count_refusal``, ``observe_cleanup``);
-they record into the metrics of the app serving in this process, or nowhere.
+The app subscribes ``TarmacMetrics.on_event`` to its database's committed events; the
+API's error handler counts refusals into the app's metrics.
 """
 
-from tarmac.metrics.hooks import count_refusal, observe_cleanup, observe_deploy, recording
 from tarmac.metrics.registry import TarmacMetrics
 
-__all__ = ["TarmacMetrics", "count_refusal", "observe_cleanup", "observe_deploy", "recording"]
+__all__ = ["TarmacMetrics"]

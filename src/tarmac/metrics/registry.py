@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Engine
 
 from tarmac.errors import ERROR_BY_CODE
+from tarmac.events.domain import CleanupFinished, DeployFinished, DomainEvent
 from tarmac.metrics.backlog import OutboxBacklogCollector
 
 DEPLOY_KINDS = ("deploy", "rollback")
@@ -71,6 +72,18 @@ class TarmacMetrics:
         for outcome in OUTCOMES:
             for dry_run in ("true", "false"):
                 self.cleanup_runs.labels(outcome=outcome, dry_run=dry_run)
+
+    def on_event(self, event: DomainEvent) -> None:
+        """Handler of committed domain events."""
+        if isinstance(event, DeployFinished):
+            self.observe_deploy(kind=event.kind, outcome=event.outcome, seconds=event.seconds)
+        elif isinstance(event, CleanupFinished):
+            self.observe_cleanup(
+                outcome=event.outcome,
+                dry_run=event.dry_run,
+                deleted_deploys=event.deleted_deploys,
+                deleted_blobs=event.deleted_blobs,
+            )
 
     def observe_deploy(self, *, kind: str, outcome: str, seconds: float) -> None:
         self.deploys.labels(kind=kind, outcome=outcome).inc()

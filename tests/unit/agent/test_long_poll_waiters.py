@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 
+from tarmac.db.unit_of_work import Database, collect
 from tarmac.deploys.live_notifications import (
     LiveWatcher,
     etag_matches,
-    listening,
-    notify_after_commit,
     quoted_etag,
 )
 from tarmac.deploys.schemas import CurrentDags
+from tarmac.events.domain import DeployFinished, DomainEvent
 
 
 @pytest.mark.parametrize(
@@ -42,19 +42,29 @@ def test_etag_names_the_live_deploy() -> None:
     assert quoted_etag(None) == '"none"'
 
 
-def test_listeners_hear_of_a_change_only_once_it_commits() -> None:
-    heard: list[str] = []
-    engine = create_engine("sqlite://")
-    with listening(heard.append):
-        with Session(engine) as session:
-            notify_after_commit(session, deployment_id="rolled-back")
+def test_handlers_hear_of_a_change_only_once_it_commits() -> None:
+    heard: list[DomainEvent] = []
+    database = Database(create_engine("sqlite://"))
+    live = DeployFinished(deployment_id="dep", kind="rollback", outcome="success", seconds=0.1)
+    with database.subscribed(heard.append):
+        with database.session(write=True) as session:
+            collect(session, replace(live, deployment_id="rolled-back"))
             session.rollback()
-        with Session(engine) as session:
-            notify_after_commit(session, deployment_id="dep")
+        with database.session(write=True) as session:
+            collect(session, live)
             assert heard == []
-            session.commit()
-            session.commit()
-    assert heard == ["dep"]
+            database.commit(session)
+            database.commit(session)
+    assert heard == [live]
+
+
+def test_the_watcher_is_poked_only_by_a_deploy_that_went_live() -> None:
+    poked: list[str] = []
+    watcher = LiveWatcher(read_live=lambda ids: {})
+    watcher.poke = poked.append  # type: ignore[method-assign]
+    watcher.on_event(DeployFinished("failed", kind="deploy", outcome="failure", seconds=0.1))
+    watcher.on_event(DeployFinished("dep", kind="deploy", outcome="success", seconds=0.1))
+    assert poked == ["dep"]
 
 
 def _dags(deploy_id: str) -> CurrentDags:
