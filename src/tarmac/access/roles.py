@@ -29,6 +29,8 @@ DAGS_PUSH = "deployment.dags.push"
 CONFIG_UPDATE = "deployment.config.update"
 DEPLOYS_PIN = "deployment.deployRevisions.pin"
 MEMBERS_UPDATE = "deployment.userRoles.update"
+RUNTIME_RUN = "deployment.runtime.run"
+"""Run the Deployment's Airflow (reads secret env vars), report it, restore snapshots."""
 
 SYSTEM_DEPLOYMENTS_CREATE = "system.deployments.create"
 SYSTEM_USERS_CREATE = "system.users.create"
@@ -47,7 +49,7 @@ def system_twin(permission: str) -> str:
 
 _VIEWER = frozenset({DEPLOYMENT_GET, DEPLOY_REVISIONS_GET, DAGS_READ})
 _EDITOR = _VIEWER | {IMAGES_PUSH, DAGS_PUSH, CONFIG_UPDATE, DEPLOYS_PIN}
-_ADMIN = _EDITOR | {MEMBERS_UPDATE}
+_ADMIN = _EDITOR | {MEMBERS_UPDATE, RUNTIME_RUN}
 
 DEPLOYMENT_ROLE_PERMISSIONS: dict[DeploymentRole, frozenset[str]] = {
     DeploymentRole.DEPLOYMENT_VIEWER: _VIEWER,

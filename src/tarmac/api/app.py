@@ -25,6 +25,7 @@ from tarmac.installation.context import Installation, open_installation
 from tarmac.metrics import TarmacMetrics
 from tarmac.metrics import routes as metrics_routes
 from tarmac.rollbacks import routes as rollback_routes
+from tarmac.rollouts import routes as rollout_routes
 from tarmac.runtimes import routes as runtime_routes
 from tarmac.settings import Settings
 from tarmac.ui import install_ui
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         deploy_routes.router,
         blob_routes.router,
         rollback_routes.router,
+        rollout_routes.router,
         pin_routes.router,
         cleanup_routes.router,
         metrics_routes.router,

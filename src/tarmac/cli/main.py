@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tarmac.cli import cleanup, deployments, deploys, pins, runtimes, users
+from tarmac.cli import cleanup, deployments, deploys, pins, runtime, runtimes, users
 from tarmac.cli.agent import agent
 from tarmac.cli.demo import demo
 from tarmac.cli.rollback import rollback
@@ -29,3 +29,6 @@ app.command("cleanup-deploy-revisions")(cleanup.cleanup_deploy_revisions)
 app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
 app.add_typer(runtimes.app, name="runtimes")
+app.add_typer(runtime.app, name="runtime")
+app.add_typer(runtime.snapshots_app, name="snapshots")
+app.command("status")(runtime.status)

@@ -6,6 +6,7 @@ from tarmac.db.base import Base
 from tarmac.deployments.models import Deployment, EnvVar
 from tarmac.deploys.models import BundleRecord, Deploy
 from tarmac.events.models import EventRecord
+from tarmac.rollouts.models import MetadataSnapshot, RuntimeStatus
 
 __all__ = [
     "ApiToken",
@@ -17,5 +18,7 @@ __all__ = [
     "EnvVar",
     "EventRecord",
     "Lease",
+    "MetadataSnapshot",
+    "RuntimeStatus",
     "User",
 ]

@@ -32,6 +32,7 @@ from tarmac.deploys.live_notifications import (
 from tarmac.deploys.multipart_stream import DeployForm, read_deploy_form
 from tarmac.deploys.perform import perform_deploy
 from tarmac.deploys.schemas import CurrentDags, DeployList, DeployOut, DeployType
+from tarmac.rollouts.service import rollout_of, status_row
 
 router = APIRouter(prefix="/api/v1/deployments/{deployment_id}", tags=["deploys"])
 
@@ -132,8 +133,15 @@ def list_deploys(
     items, next_cursor, deployment = service.list_deploys(
         session, principal=principal, deployment_id=deployment_id, limit=limit, cursor=cursor
     )
+    status = status_row(session, deployment.id)
     return DeployList(
-        items=[service.deploy_out(d, deployment) for d in items], next_cursor=next_cursor
+        items=[
+            service.deploy_out(d, deployment).model_copy(
+                update={"rollout": rollout_of(status, d.id)}
+            )
+            for d in items
+        ],
+        next_cursor=next_cursor,
     )
 
 
@@ -144,7 +152,8 @@ def get_deploy(
     deploy, deployment = service.get_deploy(
         session, principal=principal, deployment_id=deployment_id, deploy_id=deploy_id
     )
-    return service.deploy_out(deploy, deployment)
+    rollout = rollout_of(status_row(session, deployment.id), deploy.id)
+    return service.deploy_out(deploy, deployment).model_copy(update={"rollout": rollout})
 
 
 @router.get(

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from tarmac.rollouts.schemas import RolloutOut
+
 
 class DeployType(StrEnum):
     IMAGE_AND_DAG = "IMAGE_AND_DAG"
@@ -39,6 +41,8 @@ class DeployOut(BaseModel):
     failure_reason: str | None
     pinned: bool
     is_current: bool
+    # What the runtime side reports of this deploy's rollout (null: none worked on it).
+    rollout: RolloutOut | None = None
 
 
 class DeployList(BaseModel):

@@ -1,0 +1,100 @@
+"""The environment of each Airflow component: all configuration by environment variables.
+
+Each Airflow version gets its own ``AIRFLOW_CONFIG`` file (an ``airflow.cfg`` written by
+Airflow 3 stops Airflow 2 from starting), and everything tarmac relies on is set here,
+so the files Airflow writes never decide anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tarmac.local_runtime.layout import RuntimeHome
+from tarmac.runtimes.versions import parse_airflow_version
+
+COMPONENTS_3 = ("scheduler", "dag-processor", "api-server", "triggerer")
+COMPONENTS_2 = ("scheduler", "dag-processor", "webserver", "triggerer")
+
+
+def is_airflow_3(airflow_version: str) -> bool:
+    return parse_airflow_version(airflow_version) >= (3, 0, 0)
+
+
+def components_for(airflow_version: str, wanted: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The components to run; ``api-server`` and ``webserver`` name the same role."""
+    available = COMPONENTS_3 if is_airflow_3(airflow_version) else COMPONENTS_2
+    if wanted is None:
+        return available
+    web = {"api-server", "webserver"}
+    return tuple(c for c in available if c in wanted or (c in web and web & set(wanted)))
+
+
+@dataclass(frozen=True)
+class AirflowSettings:
+    """What is the same for every component of one Deployment on this host."""
+
+    home: RuntimeHome
+    database_url: str
+    web_port: int
+
+    def environment(
+        self, airflow_version: str, *, deployment_env: dict[str, str]
+    ) -> dict[str, str]:
+        """The Deployment's env vars, overlaid by what tarmac must control."""
+        major, minor, _ = parse_airflow_version(airflow_version)
+        keys = self.home.airflow_secrets()
+        sqlite = self.database_url.startswith("sqlite")
+        env = {
+            **deployment_env,
+            "AIRFLOW_HOME": str(self.home.airflow_home),
+            "AIRFLOW_CONFIG": str(self.home.airflow_home / f"airflow-{major}.{minor}.cfg"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.home.dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home.airflow_home / "logs"),
+            "AIRFLOW__WEBSERVER__SECRET_KEY": keys["secret_key"],
+            "AIRFLOW__API__SECRET_KEY": keys["secret_key"],
+            # New files and changed files are noticed within seconds, not minutes.
+            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+        }
+        if major >= 3:
+            env.update(
+                {
+                    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                    "AIRFLOW__API__HOST": "127.0.0.1",
+                    "AIRFLOW__API__PORT": str(self.web_port),
+                    "AIRFLOW__API__WORKERS": "1",
+                    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": (
+                        f"http://127.0.0.1:{self.web_port}/execution/"
+                    ),
+                    "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt_secret"],
+                    # The API server listens on loopback only; its health and version
+                    # endpoints are what the runtime side asks.
+                    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+                    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+                }
+            )
+        else:
+            env.update(
+                {
+                    # Airflow 2 allows only the sequential executor on SQLite.
+                    "AIRFLOW__CORE__EXECUTOR": "SequentialExecutor" if sqlite else "LocalExecutor",
+                    "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
+                    "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
+                    "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(self.web_port),
+                    "AIRFLOW__WEBSERVER__WORKERS": "1",
+                    "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.default",
+                }
+            )
+        return env
+
+
+def component_arguments(name: str, *, web_port: int) -> list[str]:
+    if name == "api-server":
+        return ["api-server", "--host", "127.0.0.1", "--port", str(web_port)]
+    if name == "webserver":
+        return ["webserver", "--hostname", "127.0.0.1", "--port", str(web_port)]
+    return [name]

@@ -1,0 +1,83 @@
+"""The runtime side's own record of what it reached and of a rollout under way.
+
+Written atomically before each irreversible step, so that a runtime side killed at any
+point knows on restart whether the metadata database must be restored from the
+snapshot taken for the rollout it was in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reached:
+    """A deploy's runtime as this host runs it."""
+
+    deploy_id: str
+    airflow_version: str
+    image: str | None
+    env_digest: str
+    bundle_sha256: str | None
+    dag_deploy_enabled: bool
+    settings_digest: str
+
+    def same_runtime(self, other: Reached) -> bool:
+        """Whether only the DAGs differ (a DAG-only change restarts nothing)."""
+        return (
+            self.airflow_version == other.airflow_version
+            and self.image == other.image
+            and self.env_digest == other.env_digest
+            and self.settings_digest == other.settings_digest
+        )
+
+
+@dataclass(frozen=True)
+class InProgress:
+    deploy_id: str
+    step: str
+    snapshot_location: str | None = None
+    snapshot_airflow_version: str | None = None
+
+
+@dataclass(frozen=True)
+class JournalState:
+    reached: Reached | None
+    in_progress: InProgress | None
+    failed_deploy_ids: tuple[str, ...] = ()
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> JournalState:
+        try:
+            data: dict[str, Any] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return JournalState(None, None)
+        reached = data.get("reached")
+        progress = data.get("in_progress")
+        return JournalState(
+            reached=Reached(**reached) if reached else None,
+            in_progress=InProgress(**progress) if progress else None,
+            failed_deploy_ids=tuple(data.get("failed_deploy_ids") or ()),
+        )
+
+    def write(self, state: JournalState) -> None:
+        data = {
+            "reached": asdict(state.reached) if state.reached else None,
+            "in_progress": asdict(state.in_progress) if state.in_progress else None,
+            "failed_deploy_ids": list(state.failed_deploy_ids[-50:]),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with tmp.open("w") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)

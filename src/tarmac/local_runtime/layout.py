@@ -1,0 +1,85 @@
+"""Where one Deployment's runtime keeps its things under ``--home``."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RuntimeHome:
+    """``<home>/``: the DAGs link, Airflow's home, logs, snapshots and the journal."""
+
+    root: Path
+
+    @property
+    def dags(self) -> Path:
+        return self.root / "dags"
+
+    @property
+    def bundle_cache(self) -> Path:
+        return self.root / "bundle-cache"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.root / "airflow"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / "snapshots"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "rollout.json"
+
+    def sqlite_url(self) -> str:
+        return f"sqlite:///{self.airflow_home / 'airflow.db'}"
+
+    def component_log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def web_port(self) -> int:
+        """A loopback port chosen once for this home, so restarts keep it."""
+        path = self.root / "web-port"
+        try:
+            return int(path.read_text())
+        except (OSError, ValueError):
+            import socket
+
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = int(sock.getsockname()[1])
+            path.write_text(str(port))
+            return port
+
+    def prepare(self) -> None:
+        for path in (self.airflow_home, self.logs, self.run, self.snapshots):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def airflow_secrets(self) -> dict[str, str]:
+        """Keys every component and every Airflow version must share, made once (mode 0600)."""
+        path = self.root / "airflow-secrets.json"
+        if not path.exists():
+            from cryptography.fernet import Fernet
+
+            fresh = {
+                "fernet_key": Fernet.generate_key().decode(),
+                "secret_key": secrets.token_urlsafe(32),
+                "jwt_secret": secrets.token_urlsafe(32),
+            }
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(fresh, handle)
+        data: dict[str, str] = json.loads(path.read_text())
+        return data

@@ -1,0 +1,426 @@
+"""One rollout: bring this host's Airflow from the deploy it runs to the desired one.
+
+On a change of Airflow version, in this order: prepare the target environment (nothing
+stops before it exists), stop the components, snapshot the metadata database, migrate
+it (``db migrate`` with the target) or downgrade it (``db downgrade`` with the current,
+newer environment), switch the DAGs, start the target and wait until it is healthy.
+Any failure after the stop restores the snapshot and restarts the previous runtime. A
+change that keeps the Airflow version only restarts; a DAG-only change restarts nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from tarmac.agent.folder import LiveFolder
+from tarmac.failpoints import failpoint
+from tarmac.local_runtime.airflow_settings import AirflowSettings, components_for
+from tarmac.local_runtime.client import Desired
+from tarmac.local_runtime.components import Supervisor
+from tarmac.local_runtime.downgrade_repairs import apply_repairs
+from tarmac.local_runtime.environments import (
+    Environment,
+    EnvironmentBuildFailed,
+    EnvironmentCache,
+    EnvironmentSpec,
+)
+from tarmac.local_runtime.health import Health, check_health
+from tarmac.local_runtime.journal import InProgress, Journal, JournalState, Reached
+from tarmac.local_runtime.metadata_db import MetadataDatabase, Snapshot
+from tarmac.runtimes.versions import parse_airflow_version
+
+log = logging.getLogger(__name__)
+
+Report = Callable[..., None]
+
+
+class RolloutFailed(Exception):
+    """A step failed; the message says which and why."""
+
+
+class LocalRuntime:
+    """Runs one Deployment's Airflow on this host and converges it on the desired deploy."""
+
+    def __init__(
+        self,
+        *,
+        settings: AirflowSettings,
+        envs: EnvironmentCache,
+        folder: LiveFolder,
+        database: MetadataDatabase,
+        report: Report,
+        add_snapshot: Callable[[str | None, Snapshot], str],
+        components: tuple[str, ...] | None = None,
+        health_timeout_seconds: float = 300.0,
+        command_timeout_seconds: float = 900.0,
+    ) -> None:
+        self.settings = settings
+        self.envs = envs
+        self.folder = folder
+        self.database = database
+        self.report = report
+        self.add_snapshot = add_snapshot
+        self.wanted_components = components
+        self.health_timeout_seconds = health_timeout_seconds
+        self.command_timeout_seconds = command_timeout_seconds
+        self.supervisor = Supervisor(settings.home)
+        self.journal = Journal(settings.home.journal)
+        self.last_health: Health | None = None
+        self._env_vars: dict[str, str] = {}
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def recover(self, desired: Desired) -> None:
+        """After a restart: stop leftovers, undo a half-done rollout, run what was reached."""
+        self._env_vars = desired.env_vars
+        self.supervisor.stop_all()
+        state = self.journal.read()
+        if state.in_progress is not None:
+            progress = state.in_progress
+            log.warning(
+                "a rollout to deploy %s was cut off at %s", progress.deploy_id, progress.step
+            )
+            if progress.snapshot_location:
+                self.database.restore(progress.snapshot_location)
+                log.warning("restored the metadata snapshot %s", progress.snapshot_location)
+            if state.reached is not None:
+                self.folder.switch_to(_live_dags(state.reached))
+            self.journal.write(replace(state, in_progress=None))
+        if state.reached is not None:
+            self._start(state.reached, rollout=None)
+
+    # -- converging -----------------------------------------------------------------------
+
+    def converge(self, desired: Desired) -> None:
+        self._env_vars = desired.env_vars
+        state = self.journal.read()
+        if desired.deploy_id is None or desired.deploy_id in state.failed_deploy_ids:
+            return
+        spec = EnvironmentSpec(airflow_version=desired.airflow_version)
+        found = self.envs.find(spec)
+        target = self._target(desired, found.digest if found else "")
+        reached = state.reached
+        if reached is not None and found is not None and reached.same_runtime(target):
+            if reached.deploy_id != target.deploy_id:
+                self.folder.switch_to(desired.live_dags())  # DAG-only: nothing restarts
+                self.journal.write(replace(state, reached=target))
+                self._report_health("running", rollout=None)
+            elif not self.supervisor.names():
+                self._start(reached, rollout=None)
+            return
+        self._roll_out(state, desired, spec)
+
+    def _roll_out(self, state: JournalState, desired: Desired, spec: EnvironmentSpec) -> None:
+        previous = state.reached
+        deploy_id = desired.deploy_id or ""
+        self._say("preparing", deploy_id, f"preparing Airflow {desired.airflow_version}")
+        try:
+            target_env = self.envs.ensure(
+                spec, progress=lambda m: self._say("preparing", deploy_id, m)
+            )
+            self.folder.cache.ensure(desired.bundle_sha256)  # download before anything stops
+        except (EnvironmentBuildFailed, OSError, Exception) as exc:
+            self._fail(state, deploy_id, f"preparing the target failed: {exc}", restored=previous)
+            return
+        target = self._target(desired, target_env.digest)
+        previous_env = self._environment_of(previous)
+        version_change = previous is None or previous.airflow_version != target.airflow_version
+        self._say("stopping", deploy_id, "stopping the components")
+        self.supervisor.stop_all()
+        failpoint("runtime_after_stop")
+        snapshot: Snapshot | None = None
+        try:
+            if version_change and previous is not None and self.database.exists():
+                self._say("snapshotting", deploy_id, "snapshotting the metadata database")
+                snapshot = self.database.snapshot(airflow_version=previous.airflow_version)
+                self.journal.write(
+                    replace(
+                        state,
+                        in_progress=InProgress(
+                            deploy_id, "snapshotted", snapshot.location, previous.airflow_version
+                        ),
+                    )
+                )
+                failpoint("runtime_after_snapshot")
+                self.add_snapshot(deploy_id, snapshot)
+            if version_change:
+                self._migrate(previous, previous_env, target, target_env, deploy_id)
+            failpoint("runtime_after_migrate")
+            self.folder.switch_to(desired.live_dags())
+            if previous is not None and _older(target.airflow_version, previous.airflow_version):
+                self._run(target_env, "dags", "reserialize", what="airflow dags reserialize")
+            self._start(target, rollout=deploy_id, raise_on_failure=True)
+        except Exception as exc:
+            log.exception("rollout to deploy %s failed", deploy_id)
+            self._restore_previous(state, previous, snapshot)
+            self._fail(state, deploy_id, str(exc), restored=previous)
+            return
+        self.journal.write(
+            JournalState(
+                reached=target, in_progress=None, failed_deploy_ids=state.failed_deploy_ids
+            )
+        )
+        self._report_health("running", rollout=None)
+
+    def _migrate(
+        self,
+        previous: Reached | None,
+        previous_env: Environment | None,
+        target: Reached,
+        target_env: Environment,
+        deploy_id: str,
+    ) -> None:
+        if previous is None or not _older(target.airflow_version, previous.airflow_version):
+            self._say("migrating", deploy_id, f"airflow db migrate to {target.airflow_version}")
+            self._run(target_env, "db", "migrate", what="airflow db migrate")
+            return
+        if previous_env is None:
+            raise RolloutFailed(
+                f"the environment of Airflow {previous.airflow_version} that must run the "
+                "downgrade is not on this host"
+            )
+        applied = apply_repairs(
+            self.database, from_airflow=previous.airflow_version, to_airflow=target.airflow_version
+        )
+        for repair in applied:
+            self._say("migrating", deploy_id, repair)
+        self._say(
+            "migrating",
+            deploy_id,
+            f"airflow db downgrade --to-version {target.airflow_version} "
+            f"(with Airflow {previous.airflow_version})",
+        )
+        self._run(
+            previous_env,
+            "db",
+            "downgrade",
+            "--to-version",
+            target.airflow_version,
+            "-y",
+            what="airflow db downgrade",
+            airflow_version=previous.airflow_version,
+        )
+
+    def _restore_previous(
+        self, state: JournalState, previous: Reached | None, snapshot: Snapshot | None
+    ) -> None:
+        self.supervisor.stop_all()
+        if snapshot is not None:
+            self.database.restore(snapshot.location)
+        if previous is not None:
+            self.folder.switch_to(_live_dags(previous))
+        self.journal.write(replace(state, in_progress=None))
+        if previous is not None:
+            try:
+                self._start(previous, rollout=None, raise_on_failure=True)
+            except Exception:
+                log.exception("the previous runtime did not come back healthy")
+
+    # -- components -------------------------------------------------------------------------
+
+    def start_reached(self, reached: Reached) -> None:
+        """Start the runtime of a reached deploy (after a restore of its snapshot)."""
+        self._start(reached, rollout=None)
+
+    def _start(
+        self, reached: Reached, *, rollout: str | None, raise_on_failure: bool = False
+    ) -> None:
+        environment = self._environment_of(reached)
+        if environment is None:
+            raise RolloutFailed(
+                f"no environment for Airflow {reached.airflow_version} on this host"
+            )
+        if rollout:
+            self._say("starting", rollout, f"starting Airflow {reached.airflow_version}")
+        names = components_for(reached.airflow_version, self.wanted_components)
+        started = datetime.now(UTC)
+        self.supervisor.start(
+            names,
+            environment=environment,
+            env=self._airflow_env(reached.airflow_version),
+            web_port=self.settings.web_port,
+        )
+        health = self._wait_healthy(started, expect_dags=reached.bundle_sha256 is not None)
+        if not health.healthy or not health.dags_parsed:
+            message = (
+                f"Airflow {reached.airflow_version} did not become healthy: {health.problems()}"
+            )
+            if raise_on_failure:
+                raise RolloutFailed(message)
+            log.warning("%s", message)
+
+    def _wait_healthy(self, started: datetime, *, expect_dags: bool) -> Health:
+        deadline = time.monotonic() + self.health_timeout_seconds
+        while True:
+            health = check_health(
+                self.supervisor,
+                database_url=self.database.url,
+                web_port=self.settings.web_port,
+                started_at=started,
+                expect_dags=expect_dags,
+            )
+            self.last_health = health
+            if (health.healthy and health.dags_parsed) or self.supervisor.exited():
+                return health
+            if time.monotonic() > deadline:
+                return health
+            time.sleep(2)
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def report_now(self) -> None:
+        """A periodic report of what runs, its health and the database's facts."""
+        if self.journal.read().reached is None or not self.supervisor.names():
+            return
+        self.last_health = check_health(
+            self.supervisor,
+            database_url=self.database.url,
+            web_port=self.settings.web_port,
+            started_at=datetime.fromtimestamp(0, UTC),
+            expect_dags=False,
+        )
+        self._report_health("running", rollout=None)
+
+    def _report_health(self, state: str, *, rollout: str | None, error: str | None = None) -> None:
+        reached = self.journal.read().reached
+        health = self.last_health
+        facts: dict[str, Any] = {}
+        try:
+            facts = self.database.facts()
+        except Exception:
+            log.exception("could not read the metadata database's facts")
+        self.report(
+            state=state,
+            rollout_deploy_id=rollout,
+            reached_deploy_id=reached.deploy_id if reached else None,
+            airflow_version=health.airflow_version if health else None,
+            components=[{"name": c.name, "healthy": c.healthy} for c in health.components]
+            if health
+            else [],
+            error=error,
+            metadata_facts=facts,
+        )
+
+    def _say(self, state: str, deploy_id: str, message: str) -> None:
+        log.info("deploy %s: %s", deploy_id, message)
+        reached = self.journal.read().reached
+        self.report(
+            state=state,
+            rollout_deploy_id=deploy_id,
+            reached_deploy_id=reached.deploy_id if reached else None,
+            airflow_version=None if state != "preparing" else self._running_version(),
+            components=[],
+            error=None,
+            message=message,
+        )
+
+    def _fail(
+        self, state: JournalState, deploy_id: str, error: str, *, restored: Reached | None
+    ) -> None:
+        current = self.journal.read()
+        self.journal.write(
+            replace(current, failed_deploy_ids=(*current.failed_deploy_ids, deploy_id))
+        )
+        health = self.last_health
+        self.report(
+            state="failed",
+            rollout_deploy_id=deploy_id,
+            reached_deploy_id=restored.deploy_id if restored else None,
+            restored_deploy_id=restored.deploy_id if restored else None,
+            airflow_version=health.airflow_version if health and restored else None,
+            components=[{"name": c.name, "healthy": c.healthy} for c in health.components]
+            if health and restored
+            else [],
+            error=error[-4000:],
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _running_version(self) -> str | None:
+        versions = {c.airflow_version for c in self.supervisor.running() if c.airflow_version}
+        return versions.pop() if len(versions) == 1 else None
+
+    def _target(self, desired: Desired, env_digest: str) -> Reached:
+        return Reached(
+            deploy_id=desired.deploy_id or "",
+            airflow_version=desired.airflow_version,
+            image=desired.image,
+            env_digest=env_digest,
+            bundle_sha256=desired.bundle_sha256,
+            dag_deploy_enabled=desired.dag_deploy_enabled,
+            settings_digest=_digest(desired.env_vars),
+        )
+
+    def _environment_of(self, reached: Reached | None) -> Environment | None:
+        if reached is None:
+            return None
+        return self.envs.find(EnvironmentSpec(airflow_version=reached.airflow_version))
+
+    def _airflow_env(self, airflow_version: str) -> dict[str, str]:
+        return self.settings.environment(airflow_version, deployment_env=self._env_vars)
+
+    def _run(
+        self, environment: Environment, *args: str, what: str, airflow_version: str | None = None
+    ) -> None:
+        log_path = self.settings.home.component_log("migrations")
+        with log_path.open("ab") as out:
+            out.write(f"\n$ airflow {' '.join(args)}\n".encode())
+            out.flush()
+            try:
+                result = subprocess.run(
+                    environment.airflow_command(*args),
+                    env=_process_env(
+                        self._airflow_env(airflow_version or environment.airflow_version)
+                    ),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    timeout=self.command_timeout_seconds,
+                    cwd=self.settings.home.airflow_home,
+                )
+            except subprocess.TimeoutExpired:
+                raise RolloutFailed(
+                    f"{what} did not finish in {self.command_timeout_seconds:.0f} s"
+                ) from None
+        if result.returncode != 0:
+            raise RolloutFailed(
+                f"{what} failed (exit {result.returncode}): {_last_error(log_path)}"
+            )
+
+
+def _older(left: str, right: str) -> bool:
+    return parse_airflow_version(left) < parse_airflow_version(right)
+
+
+def _digest(env_vars: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(env_vars, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _live_dags(reached: Reached) -> Any:
+    from tarmac.agent.client import LiveDags
+
+    return LiveDags(reached.deploy_id, reached.bundle_sha256, reached.dag_deploy_enabled)
+
+
+def _process_env(env: dict[str, str]) -> dict[str, str]:
+    import os
+
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/"),
+        **env,
+    }
+
+
+def _last_error(log_path: Any) -> str:
+    lines = log_path.read_text(errors="replace").splitlines()[-60:]
+    errors = [line for line in lines if "Error" in line or "error" in line]
+    return (errors[-1] if errors else (lines[-1] if lines else "no output"))[:1500]

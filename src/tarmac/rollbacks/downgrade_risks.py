@@ -1,0 +1,66 @@
+"""Known ways Airflow's own metadata downgrade fails or moves rows aside, predicted from facts.
+
+Pure: the facts (row counts per table, the database's dialect) come from the runtime
+side's last report; the plan shows these risks, and the runtime side applies the repair
+that a risk names before it runs ``airflow db downgrade``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tarmac.runtimes.versions import parse_airflow_version
+
+MOVE_TIH_ASIDE = "move_task_instance_history_aside"
+
+
+@dataclass(frozen=True)
+class DowngradeRisk:
+    code: str
+    message: str
+    rows: int
+    repair: str | None
+
+
+def downgrade_risks(
+    facts: dict[str, Any], *, from_airflow: str, to_airflow: str
+) -> list[DowngradeRisk]:
+    """What a downgrade from ``from_airflow`` to ``to_airflow`` will trip on or move aside."""
+    crosses_3 = parse_airflow_version(from_airflow) >= (3, 0, 0) > parse_airflow_version(to_airflow)
+    if not crosses_3 or not facts:
+        return []
+    counts: dict[str, int] = facts.get("row_counts") or {}
+    risks = []
+    history = int(counts.get("task_instance_history", 0))
+    if facts.get("dialect") == "sqlite" and history >= 2:
+        risks.append(
+            DowngradeRisk(
+                code="task_instance_history_downgrade_fails",
+                message=(
+                    f"Airflow's own SQLite downgrade below 3.0 fails when task_instance_history "
+                    f"holds 2 or more rows (its migration 'Change TI table to have unique UUID "
+                    f"id/pk per attempt' numbers them all 0). tarmac first moves these "
+                    f"{history} rows (earlier tries of cleared or retried tasks) aside into a "
+                    f"table named _tarmac_moved__task_instance_history_…, where they are kept."
+                ),
+                rows=history,
+                repair=MOVE_TIH_ASIDE,
+            )
+        )
+    moved = int(facts.get("dag_runs_without_logical_date", 0))
+    if moved:
+        risks.append(
+            DowngradeRisk(
+                code="dag_runs_moved_aside",
+                message=(
+                    f"{moved} DAG runs without a logical date (manual or asset-triggered runs "
+                    f"of Airflow 3) are moved aside by Airflow into the table "
+                    f"_airflow_moved__3_0_0__offending_dag_run: Airflow 2 does not show them, "
+                    f"and rolling forward again does not bring them back."
+                ),
+                rows=moved,
+                repair=None,
+            )
+        )
+    return risks

@@ -1,0 +1,1 @@
+"""Desired vs actual: what the runtime side reports it really runs, and its metadata snapshots."""

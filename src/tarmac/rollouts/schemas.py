@@ -1,0 +1,106 @@
+"""The runtime side's report, the runtime status and snapshots as the API shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RolloutState(StrEnum):
+    PREPARING = "preparing"
+    STOPPING = "stopping"
+    SNAPSHOTTING = "snapshotting"
+    MIGRATING = "migrating"
+    STARTING = "starting"
+    RUNNING = "running"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    UNKNOWN = "unknown"
+
+
+class ComponentHealth(BaseModel):
+    name: str = Field(max_length=64)
+    healthy: bool
+
+
+class RuntimeReport(BaseModel):
+    """What the runtime side (``tarmac runtime run``) reports after every step."""
+
+    reached_deploy_id: str | None = Field(default=None, max_length=32)
+    rollout_deploy_id: str | None = Field(default=None, max_length=32)
+    airflow_version: str | None = Field(default=None, max_length=32)
+    state: RolloutState
+    components: list[ComponentHealth] = Field(default_factory=list, max_length=16)
+    error: str | None = Field(default=None, max_length=8000)
+    # On a failed rollout: the deploy the runtime side restored and runs again.
+    restored_deploy_id: str | None = Field(default=None, max_length=32)
+    restored_snapshot_id: str | None = Field(default=None, max_length=32)
+    # What the runtime side is doing now, in words ("installing apache-airflow==2.10.5").
+    message: str | None = Field(default=None, max_length=2000)
+    metadata_facts: dict[str, Any] = Field(default_factory=dict)
+
+
+class RuntimeStatusOut(BaseModel):
+    reached_deploy_id: str | None
+    airflow_version: str | None
+    state: RolloutState
+    components: list[ComponentHealth]
+    error: str | None
+    reported_at: datetime | None
+    message: str | None = None
+    rollout_deploy_id: str | None = None
+    recorded_deploy_id: str | None = None
+    restore_snapshot_id: str | None = None
+    metadata_facts: dict[str, Any] = Field(default_factory=dict)
+
+
+class RolloutOut(BaseModel):
+    """A deploy's rollout as the runtime side reports it (Deploy JSON's ``rollout``)."""
+
+    state: RolloutState
+    error: str | None
+
+
+class SnapshotIn(BaseModel):
+    deploy_id: str | None = Field(default=None, max_length=32)
+    airflow_version: str = Field(max_length=32)
+    size_bytes: int = Field(ge=0)
+    location: str = Field(max_length=4096)
+
+
+class SnapshotOut(BaseModel):
+    id: str
+    deploy_id: str | None
+    airflow_version: str
+    size_bytes: int
+    created_at: datetime
+    restored_at: datetime | None = None
+
+
+class SnapshotList(BaseModel):
+    items: list[SnapshotOut]
+
+
+class RestoreAccepted(BaseModel):
+    snapshot_id: str
+    state: str = "requested"
+    message: str
+
+
+class DesiredRuntime(BaseModel):
+    """What the runtime side must converge on: the live deploy, env vars, a restore."""
+
+    deploy_id: str | None
+    seq: int | None
+    image: str | None
+    runtime_version: str
+    airflow_version: str
+    bundle_sha256: str | None
+    dag_deploy_enabled: bool
+    env_vars: dict[str, str]
+    secret_keys: list[str]
+    restore: SnapshotOut | None = None
+    restore_location: str | None = None
