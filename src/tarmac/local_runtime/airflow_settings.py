@@ -21,12 +21,11 @@ def is_airflow_3(airflow_version: str) -> bool:
 
 
 def components_for(airflow_version: str, wanted: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    """The components to run; ``api-server`` and ``webserver`` name the same role."""
+    """The components to run: all that the version has, or those of ``wanted`` it has."""
     available = COMPONENTS_3 if is_airflow_3(airflow_version) else COMPONENTS_2
     if wanted is None:
         return available
-    web = {"api-server", "webserver"}
-    return tuple(c for c in available if c in wanted or (c in web and web & set(wanted)))
+    return tuple(c for c in available if c in wanted)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,8 @@ class DeploymentFacts:
     dag_deploy_mode: DagDeployMode
     rollback_enabled: bool
     runtime_version: str
+    # What the runtime side last saw in the metadata database (row counts); {} if unknown.
+    metadata_facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from tarmac.bundles.manifest import BundleManifest, ManifestDiff, diff_manifests
 from tarmac.deployments.schemas import DagDeployMode
+from tarmac.rollbacks.downgrade_risks import downgrade_risks
 from tarmac.rollbacks.facts import DeployFacts, DeploymentFacts
 from tarmac.rollbacks.schema_catalog import SchemaLoss, schema_loss
 from tarmac.runtimes.catalog import RuntimeCatalog
@@ -209,6 +210,7 @@ def build_plan(
             live_runtime=live_runtime,
             live_airflow=live_airflow,
             downgrade=direction == "downgrade",
+            metadata_facts=deployment.metadata_facts,
         ),
     )
 
@@ -220,6 +222,7 @@ def _warnings(
     live_runtime: str,
     live_airflow: str,
     downgrade: bool,
+    metadata_facts: Mapping[str, Any],
 ) -> tuple[PlanWarning, ...]:
     warnings = []
     if downgrade:
@@ -229,6 +232,7 @@ def _warnings(
                 from_airflow=live_airflow,
                 to_runtime=target.runtime_version,
                 to_airflow=target.airflow_version,
+                metadata_facts=metadata_facts,
             )
         )
     runtime = catalog.get(target.runtime_version)
@@ -257,7 +261,12 @@ def _warnings(
 
 
 def _data_loss_warning(
-    *, from_runtime: str, from_airflow: str, to_runtime: str, to_airflow: str
+    *,
+    from_runtime: str,
+    from_airflow: str,
+    to_runtime: str,
+    to_airflow: str,
+    metadata_facts: Mapping[str, Any],
 ) -> PlanWarning:
     """Rule 11: name exactly what the metadata-DB downgrade erases."""
     step = (
@@ -290,6 +299,14 @@ def _data_loss_warning(
             " Per the schema catalog no table or column is dropped, but patch-level migrations"
             " may still change data in the metadata database, which cannot be recovered."
         )
+    rows = row_counts_of(loss, metadata_facts)
+    risks = downgrade_risks(dict(metadata_facts), from_airflow=from_airflow, to_airflow=to_airflow)
+    if rows:
+        total = sum(rows.values())
+        detail += f" The runtime side counted {_count(total, 'row')} in them now."
+    elif loss is not None and loss.tables:
+        detail += " Row counts are unknown: no runtime side has reported this database."
+    detail += "".join(f" {risk.message}" for risk in risks)
     return PlanWarning(
         code="data_loss",
         message=step + detail,
@@ -303,8 +320,22 @@ def _data_loss_warning(
             "columns": [
                 {"table": c.table, "column": c.column} for c in (loss.columns if loss else ())
             ],
+            "row_counts": rows,
+            "row_counts_measured_at": metadata_facts.get("measured_at") if rows else None,
+            "downgrade_risks": [
+                {"code": r.code, "message": r.message, "rows": r.rows, "repair": r.repair}
+                for r in risks
+            ],
         },
     )
+
+
+def row_counts_of(loss: SchemaLoss | None, metadata_facts: Mapping[str, Any]) -> dict[str, int]:
+    """Rows now in the tables the downgrade drops, as the runtime side counted them."""
+    counts = metadata_facts.get("row_counts") or {}
+    if loss is None or not counts:
+        return {}
+    return {t.name: int(counts[t.name]) for t in loss.tables if t.name in counts}
 
 
 def _count(number: int, noun: str) -> str:

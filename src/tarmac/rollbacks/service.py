@@ -27,6 +27,7 @@ from tarmac.events.service import record_event
 from tarmac.installation.flags import InstallationFlags
 from tarmac.rollbacks.facts import DeployFacts, DeploymentFacts
 from tarmac.rollbacks.policy import RollbackDecision, decide_rollback, raise_first_refusal
+from tarmac.rollouts.models import RuntimeStatus
 from tarmac.runtime_backends.base import RuntimeBackend
 from tarmac.runtimes.catalog import RuntimeCatalog
 
@@ -48,7 +49,9 @@ class RollbackResult:
     replayed: bool = False
 
 
-def deployment_facts(deployment: Deployment) -> DeploymentFacts:
+def deployment_facts(
+    deployment: Deployment, *, metadata_facts: dict[str, Any] | None = None
+) -> DeploymentFacts:
     return DeploymentFacts(
         id=deployment.id,
         name=deployment.name,
@@ -59,6 +62,7 @@ def deployment_facts(deployment: Deployment) -> DeploymentFacts:
         dag_deploy_mode=DagDeployMode(deployment.dag_deploy_mode),
         rollback_enabled=deployment.rollback_enabled,
         runtime_version=deployment.runtime_version,
+        metadata_facts=metadata_facts or {},
     )
 
 
@@ -90,8 +94,11 @@ def decide(
     if target is None:
         raise NotFound("no such deploy", deploy_id=target_deploy_id)
     live = live_deploy(session, deployment)
+    status = session.get(RuntimeStatus, deployment.id)
     decision = decide_rollback(
-        deployment=deployment_facts(deployment),
+        deployment=deployment_facts(
+            deployment, metadata_facts=status.metadata_facts if status else None
+        ),
         target=deploy_facts(target),
         live=deploy_facts(live) if live else None,
         flags=flags,

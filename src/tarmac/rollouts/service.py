@@ -94,12 +94,14 @@ def record_report(
     lock_timeout_seconds: float,
 ) -> RuntimeStatusOut:
     """Store a report; a failed rollout that restored the previous deploy makes it live again."""
-    get_deployment(
+    deployment = get_deployment(
         session, principal=principal, deployment_id=deployment_id, permission=RUNTIME_RUN
     )
-    deployment = lock_deployment(
-        session, deployment_id=deployment_id, timeout_seconds=lock_timeout_seconds
-    )
+    if report.state is RolloutState.FAILED:
+        # A failed rollout may make the previous deploy live again: like a deploy, locked.
+        deployment = lock_deployment(
+            session, deployment_id=deployment_id, timeout_seconds=lock_timeout_seconds
+        )
     for deploy_id in (
         report.reached_deploy_id,
         report.rollout_deploy_id,

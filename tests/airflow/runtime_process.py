@@ -1,0 +1,115 @@
+"""``tarmac runtime run`` in a subprocess, and what a test asks of the Airflow it runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.process import ADMIN_TOKEN, ServerProcess
+
+# Built once per machine by `tarmac runtime prepare` (the tests reuse what CI built before).
+ENV_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tarmac" / "runtimes"
+
+
+class RuntimeProcess:
+    def __init__(
+        self, server: ServerProcess, *, deployment_id: str, home: Path, components: str
+    ) -> None:
+        self.server = server
+        self.deployment_id = deployment_id
+        self.home = home
+        self.components = components
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = home.parent / f"{home.name}-runtime.log"
+
+    def start(self, *, env: dict[str, str] | None = None) -> None:
+        command = [
+            sys.executable, "-m", "tarmac", "runtime", "run",
+            "--server", self.server.url,
+            "--token", ADMIN_TOKEN,
+            "--deployment", self.deployment_id,
+            "--home", str(self.home),
+            "--env-cache", str(ENV_CACHE),
+            "--components", self.components,
+            "--health-timeout", "240",
+        ]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            command, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait(timeout=30)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def status(self) -> dict[str, Any]:
+        with self.server.client() as client:
+            return client.get(f"/api/v1/deployments/{self.deployment_id}/runtime").json()  # type: ignore[no-any-return]
+
+    def wait_running(self, deploy_id: str, *, airflow: str, timeout: float = 600) -> dict[str, Any]:
+        """Until the runtime side reports ``deploy_id`` reached, running and healthy."""
+
+        def reached() -> bool:
+            status = self.status()
+            return (
+                status["reached_deploy_id"] == deploy_id
+                and status["state"] == "running"
+                and status["airflow_version"] == airflow
+                and bool(status["components"])
+                and all(c["healthy"] for c in status["components"])
+            )
+
+        assert wait_for(reached, timeout=timeout, interval=1), (self.status(), self.log())
+        return self.status()
+
+    def component_info(self, name: str) -> dict[str, Any]:
+        """What the running component wrote about itself from inside its own process."""
+        return json.loads((self.home / "run" / f"{name}.info.json").read_text())  # type: ignore[no-any-return]
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.home / "airflow" / "airflow.db", timeout=30) as db:
+            return db.execute(sql).fetchall()
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return True
+        except (httpx.HTTPError, sqlite3.Error, OSError, KeyError):
+            pass
+        time.sleep(interval)
+    return condition()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,0 +1,197 @@
+"""A real Airflow run by `tarmac runtime run`, rolled back from 3.1 to 2.10 and forward again.
+
+Nothing here is simulated: both Airflows come from PyPI, the metadata database is
+really migrated and downgraded by Airflow's own commands, and every assertion about
+what runs asks the running processes or Airflow's database, not tarmac's record.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.airflow.runtime_process import RuntimeProcess, pid_alive, wait_for
+from tests.support.bundles import make_bundle
+from tests.support.process import ServerProcess
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+AIRFLOW_2 = ("12.11.0", "2.10.5")
+AIRFLOW_3 = ("3.1-9", "3.1.8")
+SECRET = "s3cr3t-swordfish-4711"
+COMPONENTS = "scheduler,dag-processor,api-server"  # Airflow 3 tasks need the API server
+
+
+def dag_source(marker: str) -> str:
+    start = (datetime.now(timezone.utc) - timedelta(days=2)).strftime("%Y, %m, %d")
+    return f'''
+import os
+from datetime import datetime
+try:
+    from airflow.sdk import DAG
+except ImportError:
+    from airflow import DAG
+try:
+    from airflow.providers.standard.operators.python import PythonOperator
+except ImportError:
+    from airflow.operators.python import PythonOperator
+
+
+def check_secret():
+    ok = os.environ.get("WAREHOUSE_PASSWORD") == {SECRET!r}
+    path = os.path.join(os.environ["TARMAC_TEST_OUT"], "secret-check-{marker}")
+    with open(path, "w") as out:
+        out.write("ok" if ok else "missing")
+
+
+with DAG("nightly_load", start_date=datetime({start}), schedule="@daily", catchup=True,
+         max_active_runs=1, tags=["{marker}"]):
+    PythonOperator(task_id="check_secret", python_callable=check_secret)
+'''
+
+
+def bundle(marker: str) -> bytes:
+    return make_bundle({"nightly_load.py": dag_source(marker)})
+
+
+def create_deployment(client: httpx.Client, out_dir: Path) -> str:
+    response = client.post(
+        "/api/v1/deployments",
+        json={
+            "name": "warehouse",
+            "runtime_version": AIRFLOW_2[0],
+            "dag_deploy_mode": "dag_deploy",
+            "env_vars": [
+                {"key": "WAREHOUSE_PASSWORD", "value": SECRET, "is_secret": True},
+                {"key": "TARMAC_TEST_OUT", "value": str(out_dir)},
+            ],
+        },
+    )
+    assert response.status_code == 201, response.text
+    deployment_id = str(response.json()["id"])
+    patched = client.patch(f"/api/v1/deployments/{deployment_id}", json={"rollback_enabled": True})
+    assert patched.status_code == 200, patched.text
+    return deployment_id
+
+
+def image_deploy(client: httpx.Client, deployment_id: str, runtime: str, marker: str) -> str:
+    response = client.post(
+        f"/api/v1/deployments/{deployment_id}/deploys",
+        data={
+            "type": "IMAGE_AND_DAG",
+            "image": f"local/warehouse:{marker}",
+            "runtime_version": runtime,
+            "description": f"deploy {marker}",
+        },
+        files={"dags": ("dags.tar.gz", bundle(marker), "application/gzip")},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def rollback(client: httpx.Client, deployment_id: str, deploy_id: str, **body: Any) -> httpx.Response:
+    return client.post(
+        f"/api/v1/deployments/{deployment_id}/deploys/{deploy_id}/rollback",
+        json={"description": "the 3.1 upgrade broke the nightly load", **body},
+    )
+
+
+def successful_runs(runtime: RuntimeProcess) -> set[str]:
+    return {row[0] for row in runtime.query("SELECT run_id FROM dag_run WHERE state = 'success'")}
+
+
+@pytest.fixture
+def warehouse(server: ServerProcess, tmp_path: Path) -> Any:
+    out = tmp_path / "task-out"
+    out.mkdir()
+    with server.client() as client:
+        deployment_id = create_deployment(client, out)
+    runtime = RuntimeProcess(
+        server, deployment_id=deployment_id, home=tmp_path / "home", components=COMPONENTS
+    )
+    try:
+        yield deployment_id, runtime, out
+    finally:
+        if runtime.process is not None:
+            runtime.stop()
+
+
+def test_rollback_from_airflow_3_to_2_and_forward_runs_the_real_airflow_each_time(
+    server: ServerProcess, warehouse: Any
+) -> None:
+    deployment_id, runtime, out = warehouse
+    client = server.client()
+    d1 = image_deploy(client, deployment_id, AIRFLOW_2[0], "v1")
+    runtime.start()
+    runtime.wait_running(d1, airflow=AIRFLOW_2[1])
+    assert wait_for(lambda: len(successful_runs(runtime)) >= 1, timeout=300), runtime.log()
+    runs_on_2 = successful_runs(runtime)
+    assert (out / "secret-check-v1").read_text() == "ok"
+
+    # Upgrade: a deploy on Airflow 3.1 migrates the database with `db migrate`.
+    d2 = image_deploy(client, deployment_id, AIRFLOW_3[0], "v2")
+    runtime.wait_running(d2, airflow=AIRFLOW_3[1])
+    assert runtime.component_info("scheduler")["airflow_version"] == AIRFLOW_3[1]
+    assert runs_on_2 <= successful_runs(runtime)
+
+    # The plan of the rollback names what the downgrade erases, with real row counts.
+    plan = rollback(client, deployment_id, d1, dry_run=True)
+    assert plan.status_code == 200, plan.text
+    data_loss = next(w for w in plan.json()["plan"]["warnings"] if w["code"] == "data_loss")
+    counts = data_loss.get("row_counts") or {}
+    assert counts, data_loss
+    for table, count in counts.items():
+        assert runtime.query(f'SELECT COUNT(*) FROM "{table}"')[0][0] == count
+
+    # Roll back to the deploy on Airflow 2.10: snapshot, `db downgrade` with 3.1, 2.10 starts.
+    response = rollback(client, deployment_id, d1, acknowledge=["data_loss"])
+    assert response.status_code == 201, response.text
+    d3 = str(response.json()["id"])
+    runtime.wait_running(d3, airflow=AIRFLOW_2[1])
+    scheduler = runtime.component_info("scheduler")
+    assert scheduler["airflow_version"] == AIRFLOW_2[1]
+    assert pid_alive(scheduler["pid"])
+    migrations = (runtime.home / "logs" / "migrations.log").read_text()
+    assert "db downgrade --to-version 2.10.5" in migrations
+    with server.client() as c:
+        snapshots = c.get(f"/api/v1/deployments/{deployment_id}/snapshots").json()["items"]
+    assert [(s["deploy_id"], s["airflow_version"]) for s in snapshots] == [(d3, AIRFLOW_3[1])]
+    assert snapshots[0]["size_bytes"] > 0
+    # The target's DAGs are parsed by the 2.10 DAG processor.
+    assert wait_for(
+        lambda: runtime.query("SELECT tag_name FROM dag_tag WHERE dag_id = 'nightly_load'")
+        == [("v1",)],
+        timeout=180,
+    ), runtime.log()
+    assert runs_on_2 <= successful_runs(runtime)
+
+    # Forward again to 3.1 (a rollback to the 3.1 deploy): `db migrate`, runs still there.
+    response = rollback(client, deployment_id, d2)
+    assert response.status_code == 201, response.text
+    d4 = str(response.json()["id"])
+    runtime.wait_running(d4, airflow=AIRFLOW_3[1])
+    assert runs_on_2 <= successful_runs(runtime)
+    client.close()
+
+
+def test_secret_env_var_reaches_the_task_but_no_log_event_or_process_list(
+    server: ServerProcess, warehouse: Any
+) -> None:
+    deployment_id, runtime, out = warehouse
+    with server.client() as client:
+        d1 = image_deploy(client, deployment_id, AIRFLOW_2[0], "v1")
+    runtime.start()
+    runtime.wait_running(d1, airflow=AIRFLOW_2[1])
+    assert wait_for(lambda: (out / "secret-check-v1").exists(), timeout=300), runtime.log()
+    assert (out / "secret-check-v1").read_text() == "ok"
+    processes = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True)
+    assert SECRET not in processes.stdout
+    places = [runtime.log_path, server.log_path, *runtime.home.rglob("*.log")]
+    places += list((server.data_dir / "events").glob("*.jsonl"))
+    leaked = [str(p) for p in places if p.is_file() and SECRET in p.read_text(errors="replace")]
+    assert leaked == []
