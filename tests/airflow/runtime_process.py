@@ -34,14 +34,25 @@ class RuntimeProcess:
 
     def start(self, *, env: dict[str, str] | None = None) -> None:
         command = [
-            sys.executable, "-m", "tarmac", "runtime", "run",
-            "--server", self.server.url,
-            "--token", ADMIN_TOKEN,
-            "--deployment", self.deployment_id,
-            "--home", str(self.home),
-            "--env-cache", str(ENV_CACHE),
-            "--components", self.components,
-            "--health-timeout", "240",
+            sys.executable,
+            "-m",
+            "tarmac",
+            "runtime",
+            "run",
+            "--server",
+            self.server.url,
+            "--token",
+            ADMIN_TOKEN,
+            "--deployment",
+            self.deployment_id,
+            "--home",
+            str(self.home),
+            "--env-cache",
+            str(ENV_CACHE),
+            "--components",
+            self.components,
+            "--health-timeout",
+            "240",
         ]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -75,6 +86,8 @@ class RuntimeProcess:
 
         def reached() -> bool:
             status = self.status()
+            if status["state"] == "failed" and status["rollout_deploy_id"] == deploy_id:
+                raise AssertionError(f"rollout failed: {status['error']}\n{self.log()}")
             return (
                 status["reached_deploy_id"] == deploy_id
                 and status["state"] == "running"

@@ -94,7 +94,9 @@ def image_deploy(client: httpx.Client, deployment_id: str, runtime: str, marker:
     return str(response.json()["id"])
 
 
-def rollback(client: httpx.Client, deployment_id: str, deploy_id: str, **body: Any) -> httpx.Response:
+def rollback(
+    client: httpx.Client, deployment_id: str, deploy_id: str, **body: Any
+) -> httpx.Response:
     return client.post(
         f"/api/v1/deployments/{deployment_id}/deploys/{deploy_id}/rollback",
         json={"description": "the 3.1 upgrade broke the nightly load", **body},
@@ -164,8 +166,9 @@ def test_rollback_from_airflow_3_to_2_and_forward_runs_the_real_airflow_each_tim
     assert snapshots[0]["size_bytes"] > 0
     # The target's DAGs are parsed by the 2.10 DAG processor.
     assert wait_for(
-        lambda: runtime.query("SELECT tag_name FROM dag_tag WHERE dag_id = 'nightly_load'")
-        == [("v1",)],
+        lambda: (
+            runtime.query("SELECT tag_name FROM dag_tag WHERE dag_id = 'nightly_load'") == [("v1",)]
+        ),
         timeout=180,
     ), runtime.log()
     assert runs_on_2 <= successful_runs(runtime)

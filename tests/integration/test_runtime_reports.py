@@ -96,8 +96,9 @@ def test_a_failed_rollout_marks_the_deploy_failed_and_the_restored_one_live(api:
             error="airflow db migrate failed (exit 1): boom",
         )
     )
-    assert api.ok(api.get(f"/api/v1/deployments/{history.id}"))["current_deploy_id"] == (
-        history.v1["id"]
+    assert (
+        api.ok(api.get(f"/api/v1/deployments/{history.id}"))["current_deploy_id"]
+        == (history.v1["id"])
     )
 
 

@@ -20,9 +20,16 @@ def is_airflow_3(airflow_version: str) -> bool:
     return parse_airflow_version(airflow_version) >= (3, 0, 0)
 
 
-def components_for(airflow_version: str, wanted: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    """The components to run: all that the version has, or those of ``wanted`` it has."""
-    available = COMPONENTS_3 if is_airflow_3(airflow_version) else COMPONENTS_2
+def components_for(
+    airflow_version: str, wanted: tuple[str, ...] | None = None, *, sqlite: bool = False
+) -> tuple[str, ...]:
+    """The components to run: all that the version has, or those of ``wanted`` it has.
+
+    Airflow 2 refuses a standalone DAG processor on SQLite: there its scheduler parses.
+    """
+    available: tuple[str, ...] = COMPONENTS_3 if is_airflow_3(airflow_version) else COMPONENTS_2
+    if sqlite and not is_airflow_3(airflow_version):
+        available = tuple(c for c in available if c != "dag-processor")
     if wanted is None:
         return available
     return tuple(c for c in available if c in wanted)
@@ -36,12 +43,20 @@ class AirflowSettings:
     database_url: str
     web_port: int
 
+    @property
+    def sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def components(self, airflow_version: str, wanted: tuple[str, ...] | None) -> tuple[str, ...]:
+        return components_for(airflow_version, wanted, sqlite=self.sqlite)
+
     def environment(
         self, airflow_version: str, *, deployment_env: dict[str, str]
     ) -> dict[str, str]:
         """The Deployment's env vars, overlaid by what tarmac must control."""
         major, minor, _ = parse_airflow_version(airflow_version)
         keys = self.home.airflow_secrets()
+        ports = self.home.ports()
         sqlite = self.database_url.startswith("sqlite")
         env = {
             **deployment_env,
@@ -49,9 +64,13 @@ class AirflowSettings:
             "AIRFLOW_CONFIG": str(self.home.airflow_home / f"airflow-{major}.{minor}.cfg"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.home.dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # A deployed DAG runs on its schedule, as on Astro; pause it in Airflow if not.
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home.airflow_home / "logs"),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["worker_logs"]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
             "AIRFLOW__WEBSERVER__SECRET_KEY": keys["secret_key"],
             "AIRFLOW__API__SECRET_KEY": keys["secret_key"],
             # New files and changed files are noticed within seconds, not minutes.
@@ -81,7 +100,7 @@ class AirflowSettings:
                 {
                     # Airflow 2 allows only the sequential executor on SQLite.
                     "AIRFLOW__CORE__EXECUTOR": "SequentialExecutor" if sqlite else "LocalExecutor",
-                    "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
+                    "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": str(not sqlite),
                     "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
                     "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(self.web_port),
                     "AIRFLOW__WEBSERVER__WORKERS": "1",

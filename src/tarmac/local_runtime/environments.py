@@ -135,6 +135,7 @@ class EnvironmentCache:
             if final.exists():  # the same locked set built for another spec: reuse it
                 shutil.rmtree(building, ignore_errors=True)
             else:
+                retarget_scripts(building, final)
                 os.rename(building, final)
             _write_atomically(self.root / "specs" / f"{spec.key}.json", {"digest": digest})
             say(f"environment {digest[:12]} ready (Airflow {spec.airflow_version})")
@@ -149,6 +150,20 @@ class EnvironmentCache:
         with (locks / f"{spec.key}.lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+
+
+def retarget_scripts(built: Path, final: Path) -> None:
+    """Point the console scripts' shebangs at the folder the environment is renamed to.
+
+    Airflow's executors run ``airflow tasks run`` by name, so the scripts must work.
+    """
+    old = f"#!{built}/bin/".encode()
+    for script in (built / "bin").iterdir():
+        if not script.is_file() or script.is_symlink():
+            continue
+        content = script.read_bytes()
+        if content.startswith(old):
+            script.write_bytes(f"#!{final}/bin/".encode() + content[len(old) :])
 
 
 def default_cache_root() -> Path:

@@ -49,19 +49,32 @@ class RuntimeHome:
     def component_log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 
-    def web_port(self) -> int:
-        """A loopback port chosen once for this home, so restarts keep it."""
-        path = self.root / "web-port"
-        try:
-            return int(path.read_text())
-        except (OSError, ValueError):
-            import socket
+    def ports(self) -> dict[str, int]:
+        """Loopback ports chosen once for this home (web, worker and triggerer log servers).
 
-            with socket.socket() as sock:
+        Kept across restarts; never Airflow's defaults, so that two Deployments (or another
+        Airflow) on one host do not collide.
+        """
+        path = self.root / "ports.json"
+        try:
+            data = json.loads(path.read_text())
+            return {key: int(data[key]) for key in ("web", "worker_logs", "trigger_logs")}
+        except (OSError, ValueError, KeyError):
+            pass
+        import socket
+
+        sockets = [socket.socket() for _ in range(3)]
+        try:
+            for sock in sockets:
                 sock.bind(("127.0.0.1", 0))
-                port = int(sock.getsockname()[1])
-            path.write_text(str(port))
-            return port
+            web, worker_logs, trigger_logs = (int(s.getsockname()[1]) for s in sockets)
+        finally:
+            for sock in sockets:
+                sock.close()
+        ports = {"web": web, "worker_logs": worker_logs, "trigger_logs": trigger_logs}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(ports))
+        return ports
 
     def prepare(self) -> None:
         for path in (self.airflow_home, self.logs, self.run, self.snapshots):

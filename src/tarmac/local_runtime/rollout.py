@@ -22,7 +22,7 @@ from typing import Any
 
 from tarmac.agent.folder import LiveFolder
 from tarmac.failpoints import failpoint
-from tarmac.local_runtime.airflow_settings import AirflowSettings, components_for
+from tarmac.local_runtime.airflow_settings import AirflowSettings
 from tarmac.local_runtime.client import Desired
 from tarmac.local_runtime.components import Supervisor
 from tarmac.local_runtime.downgrade_repairs import apply_repairs
@@ -240,7 +240,7 @@ class LocalRuntime:
             )
         if rollout:
             self._say("starting", rollout, f"starting Airflow {reached.airflow_version}")
-        names = components_for(reached.airflow_version, self.wanted_components)
+        names = self.settings.components(reached.airflow_version, self.wanted_components)
         started = datetime.now(UTC)
         self.supervisor.start(
             names,

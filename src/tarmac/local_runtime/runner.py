@@ -54,7 +54,9 @@ class RuntimeRunner:
         )
         self.runtime = LocalRuntime(
             settings=AirflowSettings(
-                home=home, database_url=database_url, web_port=config.web_port or home.web_port()
+                home=home,
+                database_url=database_url,
+                web_port=config.web_port or home.ports()["web"],
             ),
             envs=EnvironmentCache(config.env_cache),
             folder=LiveFolder(link=home.dags, cache=cache, keep=10),

@@ -289,7 +289,9 @@ def _fail_rollout(
         failed.status = DeployStatus.FAILED.value
         failed.failure_reason = reason
     else:
-        return  # nothing was restored: the runtime side keeps trying this deploy
+        # Nothing ran before (a first deploy): nothing to go back to, nothing runs now.
+        failed.status = DeployStatus.FAILED.value
+        failed.failure_reason = f"{reason}; no earlier deploy to restore"
     session.flush()
     record_event(
         session,

@@ -16,7 +16,9 @@ def _released() -> set[str]:
 def test_every_runtime_names_an_airflow_release_that_installs() -> None:
     released = _released()
     catalog = load_runtime_catalog()
-    unknown = {r.version: r.airflow_version for r in catalog.items if r.airflow_version not in released}
+    unknown = {
+        r.version: r.airflow_version for r in catalog.items if r.airflow_version not in released
+    }
     assert unknown == {}
 
 
