@@ -8,7 +8,7 @@ what runs asks the running processes or Airflow's database, not tarmac's record.
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ COMPONENTS = "scheduler,dag-processor,api-server"  # Airflow 3 tasks need the AP
 
 
 def dag_source(marker: str) -> str:
-    start = (datetime.now(timezone.utc) - timedelta(days=2)).strftime("%Y, %m, %d")
+    start = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y, %m, %d")
     return f'''
 import os
 from datetime import datetime
