@@ -37,7 +37,7 @@ from tarmac.deployments.models import Deployment
 from tarmac.deployments.schemas import DagDeployMode
 from tarmac.deploys.models import Deploy
 from tarmac.deploys.schemas import CurrentDags
-from tarmac.events.domain import DeployFinished, DomainEvent
+from tarmac.events.domain import DeployFinished, DomainEvent, LiveDeployRestored
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,9 @@ class LiveWatcher:
 
     def on_event(self, event: DomainEvent) -> None:
         """Handler of committed domain events: a deploy that went live pokes its waiters."""
-        if isinstance(event, DeployFinished) and event.went_live:
+        if (isinstance(event, DeployFinished) and event.went_live) or isinstance(
+            event, LiveDeployRestored
+        ):
             self.poke(event.deployment_id)
 
     def poke(self, deployment_id: str) -> None:

@@ -29,4 +29,11 @@ class CleanupFinished:
     deleted_blobs: int
 
 
-DomainEvent = DeployFinished | CleanupFinished
+@dataclass(frozen=True)
+class LiveDeployRestored:
+    """A failed rollout made an earlier deploy live again (agents are woken)."""
+
+    deployment_id: str
+
+
+DomainEvent = DeployFinished | CleanupFinished | LiveDeployRestored

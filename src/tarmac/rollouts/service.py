@@ -16,15 +16,16 @@ from sqlalchemy.orm import Session
 from tarmac.access import roles
 from tarmac.access.principal import Principal
 from tarmac.db.base import utcnow
+from tarmac.db.unit_of_work import collect
 from tarmac.deployments.models import Deployment
 from tarmac.deployments.secret_values import SecretBox
 from tarmac.deployments.service import get_deployment
-from tarmac.deploys.code_state import deploy_fields, live_spec_of
-from tarmac.deploys.live_notifications import notify_after_commit
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy
+from tarmac.deploys.recording import deploy_fields, live_spec_of
 from tarmac.deploys.schemas import DeployStatus
 from tarmac.errors import InvalidRequest, NotFound
+from tarmac.events.domain import LiveDeployRestored
 from tarmac.events.ecs import ecs_event
 from tarmac.events.service import record_event
 from tarmac.rollouts.models import MetadataSnapshot, RuntimeStatus
@@ -283,7 +284,7 @@ def _fail_rollout(
         deployment.runtime_version = restored.runtime_version
         deployment.airflow_version = restored.airflow_version
         backend.make_live(release_name=deployment.release_name, spec=live_spec_of(restored))
-        notify_after_commit(session, deployment_id=deployment.id)
+        collect(session, LiveDeployRestored(deployment_id=deployment.id))
     elif deployment.current_deploy_id != failed.id:
         # A newer deploy already replaced it: record the failure, keep the newer one live.
         failed.status = DeployStatus.FAILED.value
