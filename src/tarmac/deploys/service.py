@@ -298,11 +298,13 @@ def deploy_dags(
     )
 
 
+_COLUMNS = frozenset(Deploy.__table__.columns.keys())
+
+
 def deploy_out(deploy: Deploy, deployment: Deployment) -> DeployOut:
     """A deploy as the API shows it: its own columns, and whether it is the live one."""
-    columns = {
-        name: getattr(deploy, name) for name in DeployOut.model_fields if name != "is_current"
-    }
+    # Fields that are not columns (is_current, the reported rollout) are filled by callers.
+    columns = {name: getattr(deploy, name) for name in DeployOut.model_fields if name in _COLUMNS}
     return DeployOut(**columns, is_current=deploy.id == deployment.current_deploy_id)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,6 +21,7 @@ from typing import Any
 
 from tarmac.agent.folder import LiveFolder
 from tarmac.failpoints import failpoint
+from tarmac.local_runtime.airflow_commands import RolloutFailed, run_airflow
 from tarmac.local_runtime.airflow_settings import AirflowSettings
 from tarmac.local_runtime.client import Desired
 from tarmac.local_runtime.components import Supervisor
@@ -40,10 +40,6 @@ from tarmac.runtimes.versions import parse_airflow_version
 log = logging.getLogger(__name__)
 
 Report = Callable[..., None]
-
-
-class RolloutFailed(Exception):
-    """A step failed; the message says which and why."""
 
 
 class LocalRuntime:
@@ -156,7 +152,16 @@ class LocalRuntime:
             failpoint("runtime_after_migrate")
             self.folder.switch_to(desired.live_dags())
             if previous is not None and _older(target.airflow_version, previous.airflow_version):
-                self._run(target_env, "dags", "reserialize", what="airflow dags reserialize")
+                run_airflow(
+                    target_env,
+                    "dags",
+                    "reserialize",
+                    env=self._airflow_env(target_env.airflow_version),
+                    log_path=self.settings.home.component_log("migrations"),
+                    what="airflow dags reserialize",
+                    timeout=self.command_timeout_seconds,
+                    cwd=self.settings.home.airflow_home,
+                )
             self._start(target, rollout=deploy_id, raise_on_failure=True)
         except Exception as exc:
             log.exception("rollout to deploy %s failed", deploy_id)
@@ -180,7 +185,16 @@ class LocalRuntime:
     ) -> None:
         if previous is None or not _older(target.airflow_version, previous.airflow_version):
             self._say("migrating", deploy_id, f"airflow db migrate to {target.airflow_version}")
-            self._run(target_env, "db", "migrate", what="airflow db migrate")
+            run_airflow(
+                target_env,
+                "db",
+                "migrate",
+                env=self._airflow_env(target_env.airflow_version),
+                log_path=self.settings.home.component_log("migrations"),
+                what="airflow db migrate",
+                timeout=self.command_timeout_seconds,
+                cwd=self.settings.home.airflow_home,
+            )
             return
         if previous_env is None:
             raise RolloutFailed(
@@ -198,15 +212,14 @@ class LocalRuntime:
             f"airflow db downgrade --to-version {target.airflow_version} "
             f"(with Airflow {previous.airflow_version})",
         )
-        self._run(
+        run_airflow(
             previous_env,
-            "db",
-            "downgrade",
-            "--to-version",
-            target.airflow_version,
-            "-y",
+            *("db", "downgrade", "--to-version", target.airflow_version, "-y"),
+            env=self._airflow_env(previous.airflow_version),
+            log_path=self.settings.home.component_log("migrations"),
             what="airflow db downgrade",
-            airflow_version=previous.airflow_version,
+            timeout=self.command_timeout_seconds,
+            cwd=self.settings.home.airflow_home,
         )
 
     def _restore_previous(
@@ -367,34 +380,6 @@ class LocalRuntime:
     def _airflow_env(self, airflow_version: str) -> dict[str, str]:
         return self.settings.environment(airflow_version, deployment_env=self._env_vars)
 
-    def _run(
-        self, environment: Environment, *args: str, what: str, airflow_version: str | None = None
-    ) -> None:
-        log_path = self.settings.home.component_log("migrations")
-        with log_path.open("ab") as out:
-            out.write(f"\n$ airflow {' '.join(args)}\n".encode())
-            out.flush()
-            try:
-                result = subprocess.run(
-                    environment.airflow_command(*args),
-                    env=_process_env(
-                        self._airflow_env(airflow_version or environment.airflow_version)
-                    ),
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    timeout=self.command_timeout_seconds,
-                    cwd=self.settings.home.airflow_home,
-                )
-            except subprocess.TimeoutExpired:
-                raise RolloutFailed(
-                    f"{what} did not finish in {self.command_timeout_seconds:.0f} s"
-                ) from None
-        if result.returncode != 0:
-            raise RolloutFailed(
-                f"{what} failed (exit {result.returncode}): {_last_error(log_path)}"
-            )
-
 
 def _older(left: str, right: str) -> bool:
     return parse_airflow_version(left) < parse_airflow_version(right)
@@ -408,19 +393,3 @@ def _live_dags(reached: Reached) -> Any:
     from tarmac.agent.client import LiveDags
 
     return LiveDags(reached.deploy_id, reached.bundle_sha256, reached.dag_deploy_enabled)
-
-
-def _process_env(env: dict[str, str]) -> dict[str, str]:
-    import os
-
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/"),
-        **env,
-    }
-
-
-def _last_error(log_path: Any) -> str:
-    lines = log_path.read_text(errors="replace").splitlines()[-60:]
-    errors = [line for line in lines if "Error" in line or "error" in line]
-    return (errors[-1] if errors else (lines[-1] if lines else "no output"))[:1500]
