@@ -126,3 +126,23 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def airflow_cli(runtime: RuntimeProcess, airflow_version: str, *args: str) -> str:
+    """Run Airflow's own CLI against the runtime's home, as its components see it."""
+    from tarmac.local_runtime.airflow_settings import AirflowSettings
+    from tarmac.local_runtime.environments import EnvironmentCache, EnvironmentSpec
+    from tarmac.local_runtime.layout import RuntimeHome
+
+    home = RuntimeHome(runtime.home)
+    settings = AirflowSettings(
+        home=home, database_url=home.sqlite_url(), web_port=home.ports()["web"]
+    )
+    environment = EnvironmentCache(ENV_CACHE).find(EnvironmentSpec(airflow_version=airflow_version))
+    assert environment is not None, f"Airflow {airflow_version} is not prepared"
+    env = {"PATH": os.environ["PATH"], **settings.environment(airflow_version, deployment_env={})}
+    result = subprocess.run(
+        environment.airflow_command(*args), env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.airflow.runtime_process import RuntimeProcess, pid_alive, wait_for
+from tests.airflow.runtime_process import RuntimeProcess, airflow_cli, pid_alive, wait_for
 from tests.support.bundles import make_bundle
 from tests.support.process import ServerProcess
 
@@ -198,3 +198,64 @@ def test_secret_env_var_reaches_the_task_but_no_log_event_or_process_list(
     places += list((server.data_dir / "events").glob("*.jsonl"))
     leaked = [str(p) for p in places if p.is_file() and SECRET in p.read_text(errors="replace")]
     assert leaked == []
+
+
+def test_a_downgrade_that_airflow_fails_restores_the_snapshot_then_the_repair_lets_it_pass(
+    server: ServerProcess, warehouse: Any
+) -> None:
+    """Airflow's own SQLite downgrade below 3.0 fails on retried tasks; tarmac restores.
+
+    Run with repairs off, Airflow's migration really fails: the snapshot is restored, 3.1
+    runs again, the rollback is FAILED and the 3.1 deploy live. With repairs on (the
+    default), the plan's repair moves the try history aside and the same rollback passes.
+    """
+    deployment_id, runtime, _out = warehouse
+    client = server.client()
+    d1 = image_deploy(client, deployment_id, AIRFLOW_2[0], "v1")
+    d2 = image_deploy(client, deployment_id, AIRFLOW_3[0], "v2")
+    runtime.start(env={"TARMAC_RUNTIME_DOWNGRADE_REPAIRS": "false"})
+    runtime.wait_running(d2, airflow=AIRFLOW_3[1])
+    assert wait_for(lambda: len(successful_runs(runtime)) >= 2, timeout=300), runtime.log()
+    # Clearing finished tasks makes Airflow keep their earlier tries in task_instance_history.
+    airflow_cli(runtime, AIRFLOW_3[1], "tasks", "clear", "nightly_load", "--yes")
+    history_rows = lambda: runtime.query("SELECT COUNT(*) FROM task_instance_history")[0][0]  # noqa: E731
+    assert wait_for(lambda: history_rows() >= 2 and len(successful_runs(runtime)) >= 2, timeout=300)
+    rows_before = history_rows()
+    runtime.wait_running(d2, airflow=AIRFLOW_3[1])  # a report with today's row counts
+
+    plan = rollback(client, deployment_id, d1, dry_run=True).json()["plan"]
+    data_loss = next(w for w in plan["warnings"] if w["code"] == "data_loss")
+    risk_codes = [r["code"] for r in data_loss["downgrade_risks"]]
+    assert "task_instance_history_downgrade_fails" in risk_codes
+
+    failed = rollback(client, deployment_id, d1, acknowledge=["data_loss"])
+    assert failed.status_code == 201, failed.text
+    d3 = str(failed.json()["id"])
+    assert wait_for(
+        lambda: (
+            client.get(f"/api/v1/deployments/{deployment_id}/deploys/{d3}").json()["status"]
+            == "FAILED"
+        ),
+        timeout=600,
+        interval=2,
+    ), runtime.log()
+    record = client.get(f"/api/v1/deployments/{deployment_id}/deploys/{d3}").json()
+    assert "airflow db downgrade failed" in record["failure_reason"]
+    assert client.get(f"/api/v1/deployments/{deployment_id}").json()["current_deploy_id"] == d2
+    runtime.wait_running(d2, airflow=AIRFLOW_3[1])
+    assert runtime.component_info("scheduler")["airflow_version"] == AIRFLOW_3[1]
+    assert history_rows() == rows_before  # the snapshot is back, rows and all
+
+    runtime.stop()
+    runtime.start()  # repairs on, as by default
+    runtime.wait_running(d2, airflow=AIRFLOW_3[1])
+    passed = rollback(client, deployment_id, d1, acknowledge=["data_loss"])
+    assert passed.status_code == 201, passed.text
+    d4 = str(passed.json()["id"])
+    runtime.wait_running(d4, airflow=AIRFLOW_2[1])
+    moved = runtime.query(
+        "SELECT name FROM sqlite_master WHERE name LIKE '_tarmac_moved__task_instance_history%'"
+    )
+    assert len(moved) == 1
+    assert runtime.query(f'SELECT COUNT(*) FROM "{moved[0][0]}"')[0][0] == rows_before
+    client.close()

@@ -59,6 +59,14 @@ def run(
     health_timeout: Annotated[
         float, typer.Option("--health-timeout", min=5, help="Seconds to wait for healthy.")
     ] = 300.0,
+    downgrade_repairs: Annotated[
+        bool,
+        typer.Option(
+            "--downgrade-repairs/--no-downgrade-repairs",
+            envvar="TARMAC_RUNTIME_DOWNGRADE_REPAIRS",
+            help="Repair what Airflow's own downgrade is known to fail on (the plan names it).",
+        ),
+    ] = True,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:
     """Run the Deployment's Airflow here and keep it on the live deploy until SIGTERM."""
@@ -82,6 +90,7 @@ def run(
         web_port=web_port,
         components=tuple(c.strip() for c in components.split(",")) if components else None,
         health_timeout_seconds=health_timeout,
+        downgrade_repairs=downgrade_repairs,
     )
     runner = RuntimeRunner(config)
     stop = StopSignal()

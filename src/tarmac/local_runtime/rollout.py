@@ -57,6 +57,7 @@ class LocalRuntime:
         components: tuple[str, ...] | None = None,
         health_timeout_seconds: float = 300.0,
         command_timeout_seconds: float = 900.0,
+        downgrade_repairs: bool = True,
     ) -> None:
         self.settings = settings
         self.envs = envs
@@ -66,6 +67,7 @@ class LocalRuntime:
         self.add_snapshot = add_snapshot
         self.wanted_components = components
         self.health_timeout_seconds = health_timeout_seconds
+        self.downgrade_repairs = downgrade_repairs
         self.command_timeout_seconds = command_timeout_seconds
         self.supervisor = Supervisor(settings.home)
         self.journal = Journal(settings.home.journal)
@@ -201,8 +203,14 @@ class LocalRuntime:
                 f"the environment of Airflow {previous.airflow_version} that must run the "
                 "downgrade is not on this host"
             )
-        applied = apply_repairs(
-            self.database, from_airflow=previous.airflow_version, to_airflow=target.airflow_version
+        applied = (
+            apply_repairs(
+                self.database,
+                from_airflow=previous.airflow_version,
+                to_airflow=target.airflow_version,
+            )
+            if self.downgrade_repairs
+            else []
         )
         for repair in applied:
             self._say("migrating", deploy_id, repair)

@@ -35,6 +35,7 @@ class RuntimeConfig:
     web_port: int | None = None
     components: tuple[str, ...] | None = None
     health_timeout_seconds: float = 300.0
+    downgrade_repairs: bool = True
 
 
 class RuntimeRunner:
@@ -65,6 +66,7 @@ class RuntimeRunner:
             add_snapshot=self._add_snapshot,
             components=config.components,
             health_timeout_seconds=config.health_timeout_seconds,
+            downgrade_repairs=config.downgrade_repairs,
         )
 
     def run(self, stop: StopSignal) -> None:

@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse
 from tarmac.api.dependencies import InstallationDep
 from tarmac.db.base import utcnow
 from tarmac.deploys.pins import set_pinned
+from tarmac.rollouts.service import runtime_status
 from tarmac.ui.auth import CheckedForm, UiPrincipal
 from tarmac.ui.history_view import build_history_page
 from tarmac.ui.rendering import render
@@ -36,6 +37,8 @@ def history_page(
             now=utcnow(),
         )
         new_row = next((r for r in page.rows if r.deploy.id == rolled_back), None)
+        runtime = runtime_status(db, principal=principal, deployment_id=deployment_id)
+        seqs = {r.deploy.id: r.deploy.seq for r in page.rows}
         return render(
             request,
             "history.html",
@@ -44,6 +47,8 @@ def history_page(
             section="history",
             first_page=not cursor,
             new_row=new_row,
+            runtime=runtime,
+            seq_of=seqs,
         )
 
 
