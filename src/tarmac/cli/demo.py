@@ -27,6 +27,14 @@ def demo(
     ] = Path("tarmac-demo"),
     port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 0,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    airflow: Annotated[
+        bool,
+        typer.Option(
+            "--airflow",
+            help="Also run a real Airflow for the demo Deployment (first run installs Airflow "
+            "2.10 and 3.1 from PyPI: a few minutes).",
+        ),
+    ] = False,
 ) -> None:
     """Start tarmac with a sample Deployment of three deploys, ready to roll back."""
     import uvicorn
@@ -80,9 +88,57 @@ def demo(
         "            tarmac rollback 'Sales ETL' 1 -d 'deploy 3 broke the load' --dry-run"
     )
     console.print(f"  Data:     {data_dir.resolve()}\nPress Ctrl+C to stop.")
+    runtime = _start_demo_runtime(url, token, data_dir.resolve()) if airflow else None
     try:
         while thread.is_alive():
             thread.join(0.5)
     except KeyboardInterrupt:
+        if runtime is not None:
+            runtime.stop()
         server.should_exit = True
         thread.join(10)
+
+
+class _DemoRuntime:
+    """``tarmac runtime run`` for the demo Deployment, in a thread of the demo process."""
+
+    def __init__(self, url: str, token: str, home: Path) -> None:
+        from tarmac.agent.stopping import StopSignal
+        from tarmac.local_runtime.environments import default_cache_root
+        from tarmac.local_runtime.runner import RuntimeConfig, RuntimeRunner
+
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+            items = client.get("/api/v1/deployments").json()["items"]
+        deployment_id = next(d["id"] for d in items if d["name"] == "Sales ETL")
+        self.stop_signal = StopSignal()
+        self.runner = RuntimeRunner(
+            RuntimeConfig(
+                server_url=url,
+                token=token,
+                deployment_id=deployment_id,
+                home=home,
+                env_cache=default_cache_root(),
+                components=("scheduler", "dag-processor", "api-server", "webserver"),
+            )
+        )
+        self.thread = threading.Thread(target=self.runner.run, args=(self.stop_signal,))
+
+    def stop(self) -> None:
+        console.print("Stopping Airflow…")
+        self.stop_signal.request()
+        self.thread.join(120)
+
+
+def _start_demo_runtime(url: str, token: str, data_dir: Path) -> _DemoRuntime:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    runtime = _DemoRuntime(url, token, data_dir / "airflow-runtime")
+    runtime.thread.start()
+    console.print(
+        "  Airflow:  the runtime side prepares and starts the demo's Airflow "
+        f"(logs: {data_dir / 'airflow-runtime' / 'logs'}); watch it with "
+        "`tarmac status 'Sales ETL'` or on the Deploy History page."
+    )
+    return runtime

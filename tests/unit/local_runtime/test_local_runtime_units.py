@@ -1,0 +1,70 @@
+"""The runtime side's pure parts: components per version, the journal, environment specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tarmac.cli.runtime import describe_runtime
+from tarmac.local_runtime.airflow_settings import AirflowSettings, components_for
+from tarmac.local_runtime.environments import EnvironmentSpec
+from tarmac.local_runtime.journal import InProgress, Journal, JournalState, Reached
+from tarmac.local_runtime.layout import RuntimeHome
+
+
+def test_components_per_airflow_version_and_database() -> None:
+    assert components_for("3.1.8") == ("scheduler", "dag-processor", "api-server", "triggerer")
+    assert components_for("2.10.5") == ("scheduler", "dag-processor", "webserver", "triggerer")
+    # Airflow 2 refuses a standalone DAG processor on SQLite: its scheduler parses.
+    assert components_for("2.10.5", sqlite=True) == ("scheduler", "webserver", "triggerer")
+    assert components_for("2.10.5", ("scheduler", "api-server"), sqlite=True) == ("scheduler",)
+
+
+def test_each_airflow_version_gets_its_own_config_file_and_secrets_stay_in_env(
+    tmp_path: Path,
+) -> None:
+    home = RuntimeHome(tmp_path)
+    settings = AirflowSettings(home=home, database_url=home.sqlite_url(), web_port=8080)
+    env3 = settings.environment("3.1.8", deployment_env={"PW": "x", "AIRFLOW_HOME": "/evil"})
+    env2 = settings.environment("2.10.5", deployment_env={})
+    assert env3["AIRFLOW_CONFIG"].endswith("airflow-3.1.cfg")
+    assert env2["AIRFLOW_CONFIG"].endswith("airflow-2.10.cfg")
+    assert env3["PW"] == "x" and env3["AIRFLOW_HOME"] == str(home.airflow_home)
+    assert env2["AIRFLOW__CORE__EXECUTOR"] == "SequentialExecutor"
+    assert env3["AIRFLOW__CORE__FERNET_KEY"] == env2["AIRFLOW__CORE__FERNET_KEY"]
+    assert home.ports() == home.ports()  # chosen once, kept
+
+
+def test_environment_specs_add_the_fab_provider_only_from_airflow_3() -> None:
+    assert EnvironmentSpec("3.1.8").requirements == (
+        "apache-airflow==3.1.8",
+        "apache-airflow-providers-fab",
+    )
+    assert EnvironmentSpec("2.10.5").requirements == ("apache-airflow==2.10.5",)
+    assert EnvironmentSpec("2.10.5").key != EnvironmentSpec("2.10.4").key
+
+
+def test_the_journal_round_trips_a_rollout_under_way(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "rollout.json")
+    assert journal.read() == JournalState(None, None)
+    reached = Reached("d1", "3.1.8", "img:1", "env", "sha", True, "s")
+    state = JournalState(reached, InProgress("d2", "snapshotted", "/s.db", "3.1.8"), ("d0",))
+    journal.write(state)
+    assert journal.read() == state
+    assert reached.same_runtime(Reached("d9", "3.1.8", "img:1", "env", "other", True, "s"))
+    assert not reached.same_runtime(Reached("d9", "2.10.5", "img:1", "env", "sha", True, "s"))
+
+
+def test_status_line_says_honestly_what_is_known() -> None:
+    assert "nothing is known" in describe_runtime({"reported_at": None})
+    line = describe_runtime(
+        {
+            "reported_at": "x",
+            "state": "running",
+            "reached_deploy_id": "d1",
+            "airflow_version": "2.10.5",
+            "components": [{"name": "scheduler", "healthy": False}],
+        }
+    )
+    assert (
+        line == "runtime running: deploy d1 reached, Airflow 2.10.5 running, unhealthy: scheduler"
+    )

@@ -1,0 +1,32 @@
+"""Known failures of Airflow's own downgrade, predicted from the runtime side's facts."""
+
+from __future__ import annotations
+
+from tarmac.rollbacks.downgrade_risks import MOVE_TIH_ASIDE, downgrade_risks
+
+FACTS = {
+    "dialect": "sqlite",
+    "row_counts": {"task_instance_history": 2, "dag_run": 5},
+    "dag_runs_without_logical_date": 1,
+}
+
+
+def test_sqlite_history_rows_are_moved_aside_and_manual_runs_named_below_3() -> None:
+    risks = {r.code: r for r in downgrade_risks(FACTS, from_airflow="3.1.8", to_airflow="2.10.5")}
+    assert risks["task_instance_history_downgrade_fails"].repair == MOVE_TIH_ASIDE
+    assert risks["task_instance_history_downgrade_fails"].rows == 2
+    assert risks["dag_runs_moved_aside"].rows == 1
+    assert risks["dag_runs_moved_aside"].repair is None
+
+
+def test_nothing_is_predicted_within_one_major_or_without_facts() -> None:
+    assert downgrade_risks(FACTS, from_airflow="3.1.8", to_airflow="3.0.6") == []
+    assert downgrade_risks(FACTS, from_airflow="2.10.5", to_airflow="2.9.3") == []
+    assert downgrade_risks({}, from_airflow="3.1.8", to_airflow="2.10.5") == []
+
+
+def test_one_history_row_or_postgresql_downgrades_as_is() -> None:
+    one = {**FACTS, "row_counts": {"task_instance_history": 1}, "dag_runs_without_logical_date": 0}
+    assert downgrade_risks(one, from_airflow="3.1.8", to_airflow="2.10.5") == []
+    postgres = {**FACTS, "dialect": "postgresql", "dag_runs_without_logical_date": 0}
+    assert downgrade_risks(postgres, from_airflow="3.1.8", to_airflow="2.10.5") == []
