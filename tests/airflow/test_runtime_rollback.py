@@ -162,8 +162,12 @@ def test_rollback_from_airflow_3_to_2_and_forward_runs_the_real_airflow_each_tim
     assert "db downgrade --to-version 2.10.5" in migrations
     with server.client() as c:
         snapshots = c.get(f"/api/v1/deployments/{deployment_id}/snapshots").json()["items"]
-    assert [(s["deploy_id"], s["airflow_version"]) for s in snapshots] == [(d3, AIRFLOW_3[1])]
-    assert snapshots[0]["size_bytes"] > 0
+    # One before each change of Airflow version, newest first: the upgrade's, the downgrade's.
+    assert [(s["deploy_id"], s["airflow_version"]) for s in snapshots] == [
+        (d3, AIRFLOW_3[1]),
+        (d2, AIRFLOW_2[1]),
+    ]
+    assert all(s["size_bytes"] > 0 for s in snapshots)
     # The target's DAGs are parsed by the 2.10 DAG processor.
     assert wait_for(
         lambda: (
