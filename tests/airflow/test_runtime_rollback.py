@@ -263,3 +263,32 @@ def test_a_downgrade_that_airflow_fails_restores_the_snapshot_then_the_repair_le
     assert len(moved) == 1
     assert runtime.query(f'SELECT COUNT(*) FROM "{moved[0][0]}"')[0][0] == rows_before
     client.close()
+
+
+def test_a_runtime_side_killed_after_the_downgrade_recovers_to_one_consistent_state(
+    server: ServerProcess, warehouse: Any
+) -> None:
+    """kill -9 between `db downgrade` and the start: on restart the snapshot comes back,
+    3.1 runs again on it, and the rollout is tried again to its end."""
+    deployment_id, runtime, _out = warehouse
+    client = server.client()
+    d1 = image_deploy(client, deployment_id, AIRFLOW_2[0], "v1")
+    d2 = image_deploy(client, deployment_id, AIRFLOW_3[0], "v2")
+    runtime.start(env={"TARMAC_FAILPOINTS": "runtime_after_migrate"})
+    runtime.wait_running(d2, airflow=AIRFLOW_3[1])
+    response = rollback(client, deployment_id, d1, acknowledge=["data_loss"])
+    assert response.status_code == 201, response.text
+    d3 = str(response.json()["id"])
+    assert runtime.process is not None
+    assert runtime.process.wait(timeout=600) == -9, runtime.log()  # died at the failpoint
+    journal = (runtime.home / "rollout.json").read_text()
+    assert '"step": "snapshotted"' in journal and d3 in journal
+
+    runtime.start()
+    runtime.wait_running(d3, airflow=AIRFLOW_2[1])
+    assert "restored the metadata snapshot" in runtime.log()
+    assert runtime.component_info("scheduler")["airflow_version"] == AIRFLOW_2[1]
+    assert '"in_progress": null' in (runtime.home / "rollout.json").read_text()
+    record = client.get(f"/api/v1/deployments/{deployment_id}").json()
+    assert record["current_deploy_id"] == d3
+    client.close()

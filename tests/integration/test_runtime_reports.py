@@ -222,3 +222,27 @@ def test_dry_run_shows_row_counts_the_runtime_side_reported(api: Api) -> None:
     assert risks["task_instance_history_downgrade_fails"]["rows"] == 3
     assert risks["dag_runs_moved_aside"]["rows"] == 2
     assert "_airflow_moved__3_0_0__offending_dag_run" in data_loss["message"]
+
+
+def test_cleanup_lets_snapshots_go_with_their_deploy_but_never_the_newest(api: Api) -> None:
+    history = make_history(api)
+    ids = [
+        api.ok(
+            api.post(
+                f"/api/v1/deployments/{history.id}/snapshots",
+                json={
+                    "deploy_id": history.v1["id"],
+                    "airflow_version": "2.10.4",
+                    "size_bytes": 10,
+                    "location": f"/srv/home/snapshots/{name}.db",
+                },
+            ),
+            201,
+        )["id"]
+        for name in ("older", "newer")
+    ]
+    api.ok(api.post("/api/v1/admin/cleanup-deploy-revisions", json={"older_than_days": 0}))
+    listed = api.ok(api.get(f"/api/v1/deployments/{history.id}/snapshots"))["items"]
+    assert [(s["id"], s["deploy_id"]) for s in listed] == [(ids[1], None)]
+    desired = api.ok(api.get(f"/api/v1/deployments/{history.id}/runtime/desired"))
+    assert desired["snapshot_locations"] == ["/srv/home/snapshots/newer.db"]

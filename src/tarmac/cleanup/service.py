@@ -30,6 +30,7 @@ from tarmac.db.unit_of_work import Database
 from tarmac.errors import InvalidRequest
 from tarmac.events.ecs import ecs_event
 from tarmac.events.service import record_event
+from tarmac.rollouts.snapshots import prune_orphan_snapshots
 
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_GRACE_SECONDS = 3600.0
@@ -123,6 +124,9 @@ def cleanup_deploy_revisions(
             )
         )
         files.remove_stale_tombstones(older_than=window.fresh_after)
+        with database.session(write=True) as session:
+            prune_orphan_snapshots(session)
+            session.commit()
     report = _report(
         older_than_days=older_than_days,
         dry_run=dry_run,

@@ -25,6 +25,7 @@ class Desired:
     secret_keys: tuple[str, ...]
     restore_snapshot_id: str | None
     restore_location: str | None
+    snapshot_locations: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Desired:
@@ -41,6 +42,7 @@ class Desired:
             secret_keys=tuple(data.get("secret_keys") or ()),
             restore_snapshot_id=restore.get("id"),
             restore_location=data.get("restore_location"),
+            snapshot_locations=tuple(data.get("snapshot_locations") or ()),
         )
 
     def live_dags(self) -> LiveDags:

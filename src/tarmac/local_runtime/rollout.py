@@ -337,7 +337,6 @@ class LocalRuntime:
             state=state,
             rollout_deploy_id=deploy_id,
             reached_deploy_id=reached.deploy_id if reached else None,
-            airflow_version=None if state != "preparing" else self._running_version(),
             components=[],
             error=None,
             message=message,
@@ -364,10 +363,6 @@ class LocalRuntime:
         )
 
     # -- helpers ----------------------------------------------------------------------------
-
-    def _running_version(self) -> str | None:
-        versions = {c.airflow_version for c in self.supervisor.running() if c.airflow_version}
-        return versions.pop() if len(versions) == 1 else None
 
     def _target(self, desired: Desired, env_digest: str) -> Reached:
         return Reached(

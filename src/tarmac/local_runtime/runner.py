@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ class RuntimeRunner:
                     self._restore(desired)
                 self.runtime.converge(desired)
                 self.runtime.report_now()
+                self._prune_snapshots(desired.snapshot_locations)
                 backoff.reset()
                 with stop.interruptible():
                     etag = self.client.wait_for_change(etag, wait_seconds=POLL_SECONDS)
@@ -127,6 +129,19 @@ class RuntimeRunner:
             components=[],
             error=error,
         )
+
+    def _prune_snapshots(self, kept: tuple[str, ...]) -> None:
+        """Delete snapshots the server no longer lists (cleanup let their deploy go).
+
+        Never one of the last hour (it may not be recorded yet) or one a rollout needs.
+        """
+        runtime = self.runtime
+        progress = runtime.journal.read().in_progress
+        protected = {*kept, progress.snapshot_location if progress else None}
+        cutoff = time.time() - 3600
+        for path in runtime.settings.home.snapshots.glob("*.db"):
+            if str(path) not in protected and path.stat().st_mtime < cutoff:
+                runtime.database.delete_snapshot(str(path))
 
     def _report(self, **fields: Any) -> None:
         self.client.report({k: v for k, v in fields.items() if v is not None or k == "error"})

@@ -12,7 +12,7 @@ from tarmac.api.dependencies import (
     WriteSession,
     commit,
 )
-from tarmac.rollouts import service
+from tarmac.rollouts import service, snapshots
 from tarmac.rollouts.schemas import (
     DesiredRuntime,
     RestoreAccepted,
@@ -75,7 +75,7 @@ def list_snapshots(
 ) -> SnapshotList:
     """Metadata database snapshots taken before changes of Airflow version, newest first."""
     return SnapshotList(
-        items=service.list_snapshots(session, principal=principal, deployment_id=deployment_id)
+        items=snapshots.list_snapshots(session, principal=principal, deployment_id=deployment_id)
     )
 
 
@@ -88,7 +88,7 @@ def add_snapshot(
     installation: InstallationDep,
 ) -> SnapshotOut:
     """The runtime side records a snapshot it took."""
-    out = service.add_snapshot(
+    out = snapshots.add_snapshot(
         session, principal=principal, deployment_id=deployment_id, snapshot=snapshot
     )
     commit(session, installation)
@@ -104,7 +104,7 @@ def restore_snapshot(
     installation: InstallationDep,
 ) -> RestoreAccepted:
     """Ask the runtime side to restore a snapshot; it stops Airflow, restores, restarts."""
-    snapshot = service.request_restore(
+    snapshot = snapshots.request_restore(
         session, principal=principal, deployment_id=deployment_id, snapshot_id=snapshot_id
     )
     commit(session, installation)

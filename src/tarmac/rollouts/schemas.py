@@ -104,3 +104,5 @@ class DesiredRuntime(BaseModel):
     secret_keys: list[str]
     restore: SnapshotOut | None = None
     restore_location: str | None = None
+    # Snapshots the server still lists; the runtime side may delete any other it holds.
+    snapshot_locations: list[str] = Field(default_factory=list)

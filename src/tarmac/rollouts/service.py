@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tarmac.access import roles
@@ -24,7 +23,7 @@ from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy
 from tarmac.deploys.recording import deploy_fields, live_spec_of
 from tarmac.deploys.schemas import DeployStatus
-from tarmac.errors import InvalidRequest, NotFound
+from tarmac.errors import NotFound
 from tarmac.events.domain import LiveDeployRestored
 from tarmac.events.ecs import ecs_event
 from tarmac.events.service import record_event
@@ -35,9 +34,8 @@ from tarmac.rollouts.schemas import (
     RolloutState,
     RuntimeReport,
     RuntimeStatusOut,
-    SnapshotIn,
-    SnapshotOut,
 )
+from tarmac.rollouts.snapshots import finish_restore, kept_snapshot_locations, snapshot_out
 from tarmac.runtime_backends.base import RuntimeBackend
 
 log = logging.getLogger(__name__)
@@ -126,7 +124,7 @@ def record_report(
         status.metadata_facts = report.metadata_facts
     status.reported_at = utcnow()
     if report.restored_snapshot_id and report.restored_snapshot_id == status.restore_snapshot_id:
-        _finish_restore(session, status, report.restored_snapshot_id, principal)
+        finish_restore(session, status, report.restored_snapshot_id, principal)
     if report.state is RolloutState.FAILED and report.rollout_deploy_id:
         _fail_rollout(session, deployment, report, backend=backend, actor=principal.username)
     elif report.state.value != previous_state:
@@ -165,7 +163,7 @@ def desired_runtime(
     if status is not None and status.restore_snapshot_id:
         snapshot = session.get(MetadataSnapshot, status.restore_snapshot_id)
         if snapshot is not None:
-            restore = _snapshot_out(snapshot)
+            restore = snapshot_out(snapshot)
             restore_location = snapshot.location
     return DesiredRuntime(
         deploy_id=live.id if live else None,
@@ -179,89 +177,8 @@ def desired_runtime(
         secret_keys=[var.key for var in deployment.env_vars if var.is_secret],
         restore=restore,
         restore_location=restore_location,
+        snapshot_locations=kept_snapshot_locations(session, deployment_id),
     )
-
-
-def add_snapshot(
-    session: Session, *, principal: Principal, deployment_id: str, snapshot: SnapshotIn
-) -> SnapshotOut:
-    """Record a snapshot the runtime side took (before a change of Airflow version)."""
-    get_deployment(
-        session, principal=principal, deployment_id=deployment_id, permission=RUNTIME_RUN
-    )
-    if snapshot.deploy_id is not None:
-        _deploy_of(session, deployment_id, snapshot.deploy_id)
-    row = MetadataSnapshot(
-        deployment_id=deployment_id,
-        deploy_id=snapshot.deploy_id,
-        airflow_version=snapshot.airflow_version,
-        size_bytes=snapshot.size_bytes,
-        location=snapshot.location,
-        created_at=utcnow(),
-    )
-    session.add(row)
-    session.flush()
-    record_event(
-        session,
-        ecs_event(
-            action="runtime.snapshot",
-            outcome="success",
-            actor=principal.username,
-            deployment_id=deployment_id,
-            message=f"metadata snapshot of Airflow {snapshot.airflow_version} taken",
-            extra={"snapshot": {"id": row.id, "size_bytes": row.size_bytes}},
-        ),
-    )
-    return _snapshot_out(row)
-
-
-def list_snapshots(
-    session: Session, *, principal: Principal, deployment_id: str
-) -> list[SnapshotOut]:
-    get_deployment(
-        session,
-        principal=principal,
-        deployment_id=deployment_id,
-        permission=roles.DEPLOY_REVISIONS_GET,
-    )
-    rows = session.scalars(
-        select(MetadataSnapshot)
-        .where(MetadataSnapshot.deployment_id == deployment_id)
-        .order_by(MetadataSnapshot.created_at.desc())
-    )
-    return [_snapshot_out(row) for row in rows]
-
-
-def request_restore(
-    session: Session, *, principal: Principal, deployment_id: str, snapshot_id: str
-) -> SnapshotOut:
-    """Ask the runtime side to restore a snapshot (System or Deployment Admin only)."""
-    get_deployment(
-        session, principal=principal, deployment_id=deployment_id, permission=RUNTIME_RUN
-    )
-    snapshot = session.get(MetadataSnapshot, snapshot_id)
-    if snapshot is None or snapshot.deployment_id != deployment_id:
-        raise NotFound(f"no snapshot {snapshot_id!r} in this deployment", snapshot_id=snapshot_id)
-    status = session.get(RuntimeStatus, deployment_id)
-    if status is None or status.reported_at is None:
-        raise InvalidRequest(
-            "no runtime side has reported for this Deployment: start `tarmac runtime run` first",
-            field="snapshot_id",
-        )
-    status.restore_snapshot_id = snapshot.id
-    session.flush()
-    record_event(
-        session,
-        ecs_event(
-            action="runtime.restore_requested",
-            outcome="success",
-            actor=principal.username,
-            deployment_id=deployment_id,
-            message=f"restore of snapshot {snapshot.id} requested",
-            extra={"snapshot": {"id": snapshot.id}},
-        ),
-    )
-    return _snapshot_out(snapshot)
 
 
 def _fail_rollout(
@@ -307,26 +224,6 @@ def _fail_rollout(
     )
 
 
-def _finish_restore(
-    session: Session, status: RuntimeStatus, snapshot_id: str, principal: Principal
-) -> None:
-    snapshot = session.get(MetadataSnapshot, snapshot_id)
-    status.restore_snapshot_id = None
-    if snapshot is not None:
-        snapshot.restored_at = utcnow()
-        record_event(
-            session,
-            ecs_event(
-                action="runtime.restored",
-                outcome="success",
-                actor=principal.username,
-                deployment_id=status.deployment_id,
-                message=f"snapshot {snapshot.id} restored",
-                extra={"snapshot": {"id": snapshot.id}},
-            ),
-        )
-
-
 def _deploy_of(session: Session, deployment_id: str, deploy_id: str) -> Deploy:
     deploy = session.get(Deploy, deploy_id)
     if deploy is None or deploy.deployment_id != deployment_id:
@@ -357,14 +254,3 @@ def _runtime_fields(status: RuntimeStatus) -> dict[str, object]:
         "rollout_deploy_id": status.rollout_deploy_id,
         "airflow_version": status.airflow_version,
     }
-
-
-def _snapshot_out(row: MetadataSnapshot) -> SnapshotOut:
-    return SnapshotOut(
-        id=row.id,
-        deploy_id=row.deploy_id,
-        airflow_version=row.airflow_version,
-        size_bytes=row.size_bytes,
-        created_at=row.created_at,
-        restored_at=row.restored_at,
-    )
