@@ -1,12 +1,17 @@
-"""The repairs that ``rollbacks.downgrade_risks`` names, applied just before a downgrade."""
+"""The repairs that ``rollbacks.downgrade_risks`` names, applied around a downgrade."""
 
 from __future__ import annotations
+
+import io
+import json
+import pickle
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
 from tarmac.db.base import utcnow
 from tarmac.local_runtime.metadata_db import MetadataDatabase
-from tarmac.rollbacks.downgrade_risks import MOVE_TIH_ASIDE, downgrade_risks
+from tarmac.rollbacks.downgrade_risks import MOVE_TIH_ASIDE, crosses_3_0, downgrade_risks
 
 
 def apply_repairs(database: MetadataDatabase, *, from_airflow: str, to_airflow: str) -> list[str]:
@@ -26,3 +31,53 @@ def apply_repairs(database: MetadataDatabase, *, from_airflow: str, to_airflow: 
                 engine.dispose()
             done.append(f"moved {risk.rows} task_instance_history rows aside into {table}")
     return done
+
+
+def repair_after_downgrade(
+    database: MetadataDatabase, *, from_airflow: str, to_airflow: str
+) -> list[str]:
+    """Fix rows the downgrade left in a shape the older Airflow cannot read.
+
+    Below 3.0, ``dag_run.conf`` is a pickled dict again, but the migration pickles the
+    JSON *text* of each conf: Airflow 2's scheduler then dies on the run
+    (``params.update(str)``). Each such conf is re-pickled as the dict it spells.
+    """
+    if not crosses_3_0(from_airflow, to_airflow):
+        return []
+    engine = create_engine(database.url)
+    fixed = 0
+    try:
+        with engine.begin() as connection:
+            rows = connection.execute(
+                text("SELECT id, conf FROM dag_run WHERE conf IS NOT NULL")
+            ).all()
+            for run_id, raw in rows:
+                value = _plain_unpickle(bytes(raw))
+                if not isinstance(value, str):
+                    continue
+                try:
+                    conf = json.loads(value)
+                except ValueError:
+                    conf = {}
+                connection.execute(
+                    text("UPDATE dag_run SET conf = :conf WHERE id = :id"),
+                    {"conf": pickle.dumps(conf if isinstance(conf, dict) else {}), "id": run_id},
+                )
+                fixed += 1
+    finally:
+        engine.dispose()
+    return [f"re-pickled the conf of {fixed} DAG runs as dicts"] if fixed else []
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Loads only plain data (str, dict, list, numbers): never imports or calls anything."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _plain_unpickle(raw: bytes) -> object:
+    try:
+        return _PlainUnpickler(io.BytesIO(raw)).load()
+    except Exception:
+        return None

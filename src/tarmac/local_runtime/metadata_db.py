@@ -123,7 +123,13 @@ class MetadataDatabase:
                     if "dag_run" in tables
                     else set()
                 )
-                if "logical_date" in columns:
+                if "logical_date" in columns:  # Airflow 3
+                    facts["dag_runs_with_conf"] = int(
+                        connection.execute(
+                            text("SELECT COUNT(*) FROM dag_run WHERE conf IS NOT NULL")
+                        ).scalar()
+                        or 0
+                    )
                     facts["dag_runs_without_logical_date"] = int(
                         connection.execute(
                             text("SELECT COUNT(*) FROM dag_run WHERE logical_date IS NULL")

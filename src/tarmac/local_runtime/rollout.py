@@ -25,7 +25,7 @@ from tarmac.local_runtime.airflow_commands import RolloutFailed, run_airflow
 from tarmac.local_runtime.airflow_settings import AirflowSettings
 from tarmac.local_runtime.client import Desired
 from tarmac.local_runtime.components import Supervisor
-from tarmac.local_runtime.downgrade_repairs import apply_repairs
+from tarmac.local_runtime.downgrade_repairs import apply_repairs, repair_after_downgrade
 from tarmac.local_runtime.environments import (
     Environment,
     EnvironmentBuildFailed,
@@ -203,16 +203,9 @@ class LocalRuntime:
                 f"the environment of Airflow {previous.airflow_version} that must run the "
                 "downgrade is not on this host"
             )
-        applied = (
-            apply_repairs(
-                self.database,
-                from_airflow=previous.airflow_version,
-                to_airflow=target.airflow_version,
-            )
-            if self.downgrade_repairs
-            else []
-        )
-        for repair in applied:
+        versions = {"from_airflow": previous.airflow_version, "to_airflow": target.airflow_version}
+        repairs = self.downgrade_repairs
+        for repair in apply_repairs(self.database, **versions) if repairs else []:
             self._say("migrating", deploy_id, repair)
         self._say(
             "migrating",
@@ -229,6 +222,8 @@ class LocalRuntime:
             timeout=self.command_timeout_seconds,
             cwd=self.settings.home.airflow_home,
         )
+        for repair in repair_after_downgrade(self.database, **versions) if repairs else []:
+            self._say("migrating", deploy_id, repair)
 
     def _restore_previous(
         self, state: JournalState, previous: Reached | None, snapshot: Snapshot | None

@@ -23,6 +23,11 @@ class DowngradeRisk:
     repair: str | None
 
 
+def crosses_3_0(from_airflow: str, to_airflow: str) -> bool:
+    """Whether a downgrade goes from Airflow 3 to Airflow 2."""
+    return parse_airflow_version(from_airflow) >= (3, 0, 0) > parse_airflow_version(to_airflow)
+
+
 def downgrade_risks(
     facts: dict[str, Any], *, from_airflow: str, to_airflow: str
 ) -> list[DowngradeRisk]:
@@ -46,6 +51,20 @@ def downgrade_risks(
                 ),
                 rows=history,
                 repair=MOVE_TIH_ASIDE,
+            )
+        )
+    with_conf = int(facts.get("dag_runs_with_conf", 0))
+    if with_conf:
+        risks.append(
+            DowngradeRisk(
+                code="dag_run_conf_unreadable",
+                message=(
+                    f"Airflow's downgrade below 3.0 stores the conf of {with_conf} DAG runs in "
+                    f"a shape Airflow 2's scheduler crashes on (the JSON text, pickled). tarmac "
+                    f"re-pickles each as the dict it spells right after the downgrade."
+                ),
+                rows=with_conf,
+                repair="repickle_dag_run_conf",
             )
         )
     moved = int(facts.get("dag_runs_without_logical_date", 0))

@@ -30,3 +30,11 @@ def test_one_history_row_or_postgresql_downgrades_as_is() -> None:
     assert downgrade_risks(one, from_airflow="3.1.8", to_airflow="2.10.5") == []
     postgres = {**FACTS, "dialect": "postgresql", "dag_runs_without_logical_date": 0}
     assert downgrade_risks(postgres, from_airflow="3.1.8", to_airflow="2.10.5") == []
+
+
+def test_dag_run_confs_written_by_airflow_3_are_repickled_after_the_downgrade() -> None:
+    facts = {"dialect": "postgresql", "row_counts": {}, "dag_runs_with_conf": 4}
+    risks = downgrade_risks(facts, from_airflow="3.0.6", to_airflow="2.10.5")
+    assert [(r.code, r.rows, r.repair) for r in risks] == [
+        ("dag_run_conf_unreadable", 4, "repickle_dag_run_conf")
+    ]
