@@ -171,7 +171,7 @@ def test_rollback_from_airflow_3_to_2_and_forward_runs_the_real_airflow_each_tim
     # The target's DAGs are parsed by the 2.10 DAG processor.
     assert wait_for(
         lambda: (
-            runtime.query("SELECT tag_name FROM dag_tag WHERE dag_id = 'nightly_load'") == [("v1",)]
+            runtime.query("SELECT name FROM dag_tag WHERE dag_id = 'nightly_load'") == [("v1",)]
         ),
         timeout=180,
     ), runtime.log()
