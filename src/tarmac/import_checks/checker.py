@@ -90,10 +90,16 @@ class ImportChecker:
         except ProbeFailed as exc:
             return Skipped(str(exc)[:2000])
         if report.cacheable:
-            write_json_atomically(
-                self._result_path(bundle_sha256, airflow_version), report.to_json()
-            )
+            self._remember(bundle_sha256, airflow_version, report)
         return report
+
+    def _remember(self, bundle_sha256: str, airflow_version: str, report: ImportReport) -> None:
+        path = self._result_path(bundle_sha256, airflow_version)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomically(path, report.to_json())
+        except OSError:  # only a cache: the next deploy of this bundle checks again
+            log.exception("could not cache the import check of %s", bundle_sha256)
 
     def _result_path(self, bundle_sha256: str, airflow_version: str) -> Path:
         safe_version = "".join(c for c in airflow_version if c.isalnum() or c in ".-+")
