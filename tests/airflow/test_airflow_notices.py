@@ -31,7 +31,9 @@ V2 = make_bundle(
         "ml.py": dag_source("ml", "v2"),
     }
 )
-WAIT = float(os.environ.get("TARMAC_TEST_AIRFLOW_WAIT", "120"))  # generous for a loaded 2-core machine; far below min_file_process_interval
+WAIT = float(
+    os.environ.get("TARMAC_TEST_AIRFLOW_WAIT", "120")
+)  # generous for a loaded 2-core machine; far below min_file_process_interval
 
 
 def _venv(version: str) -> Path:

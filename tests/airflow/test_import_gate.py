@@ -157,3 +157,51 @@ def test_errors_the_live_deploy_already_has_do_not_block_the_next(api: Api) -> N
     assert deploy["import_check"]["status"] == "passed"
     assert deploy["import_check"]["new_errors"] == []
     assert [e["file"] for e in deploy["import_check"]["errors"]] == ["ml.py"]
+
+
+def test_the_cli_shows_each_error_and_an_admin_overrides_with_a_flag(tmp_path: Path) -> None:
+    from tests.e2e.test_cli import as_json, run
+    from tests.support.process import ServerProcess
+
+    seeded_cache(tmp_path / "environments", "2.10.5")
+    server = ServerProcess(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 't.db'}",
+        env={
+            "TARMAC_RUNTIME_ENV_DIR": str(tmp_path / "environments"),
+            "TARMAC_RUNTIME_CATALOG_FILE": str(write_catalog(tmp_path / "runtimes.json")),
+        },
+    )
+    server.start()
+    try:
+        as_json(
+            run(
+                server,
+                "deployment",
+                "create",
+                "etl",
+                "--runtime",
+                AIRFLOW_2,
+                "--dag-deploy-mode",
+                "dag_deploy",
+                "-o",
+                "json",
+            )
+        )
+        dags = tmp_path / "dags"
+        dags.mkdir()
+        (dags / "etl.py").write_text(dag_file("etl"))
+        (dags / "ml.py").write_text(BROKEN["missing_module"][0])
+
+        refused = run(server, "deploy", "etl", "--dags", str(dags))
+        assert refused.exit_code == 1
+        assert "dag_import_errors" in refused.output
+        assert "ml.py" in refused.output and "tarmac_no_such_module" in refused.output
+
+        allowed = as_json(
+            run(server, "deploy", "etl", "--dags", str(dags), "--allow-import-errors", "-o", "json")
+        )
+        assert allowed["import_check"]["status"] == "allowed"
+        assert allowed["seq"] == 1
+    finally:
+        server.stop()

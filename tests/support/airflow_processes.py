@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -28,6 +29,12 @@ FAST_PARSING = {
     "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "600",
     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
 }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def dag_source(dag_id: str, marker: str) -> str:
@@ -69,6 +76,8 @@ class DagProcessor:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(home / "dag_bundles"),
             "PYTHONPATH": str(ROOT / "src"),
+            # Airflow 2's scheduler serves task logs on 8793 by default: take a free port.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
             **FAST_PARSING,
             **(env or {}),
         }

@@ -27,7 +27,6 @@ from tarmac.agent.client import LiveCodeClient
 from tarmac.agent.folder import LiveFolder
 from tarmac.airflow.version_dirs import ensure_version_dir
 
-
 DEFAULT_REFRESH_INTERVAL_SECONDS = 2
 """How often the DAG processor asks which deploy is live, unless ``refresh_interval`` says."""
 

@@ -72,6 +72,7 @@ def deploy_facts(deploy: Deploy) -> DeployFacts:
         created_at=deploy.created_at,
         pinned=deploy.pinned,
         status=DeployStatus(deploy.status),
+        dags=deploy.dags,
     )
 
 
