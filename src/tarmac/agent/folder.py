@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tarmac.agent.cache import BundleCache
 from tarmac.agent.client import LiveDags
-from tarmac.agent.freshness import FileDigests, touch_changed
+from tarmac.agent.freshness import FileDigests, touch_again_later, touch_changed
 from tarmac.bundles.materialiser import write_json_atomically
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ class LiveFolder:
             log.exception("could not refresh the mtimes of changed files in %s", target)
             return
         log.debug("refreshed the mtime of %d changed file(s) in %s", len(changed), target)
+        touch_again_later(link=self.link, folder=target, paths=changed)
 
     def _prune(self, live_sha256: str | None) -> None:
         try:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 from tarmac.bundles.digests import is_sha256
@@ -61,6 +62,42 @@ def touch_changed(*, before: dict[str, str], after: dict[str, str], folder: Path
     for path in changed:
         os.utime(folder / path, follow_symlinks=False)
     return changed
+
+
+SETTLE_DELAYS_SECONDS = (3.0, 15.0)
+"""When the changed files are touched again after a switch (see ``touch_again_later``)."""
+
+
+def touch_again_later(
+    *,
+    link: Path,
+    folder: Path,
+    paths: list[str],
+    delays: tuple[float, ...] = SETTLE_DELAYS_SECONDS,
+) -> None:
+    """Touch ``paths`` again after each delay, while ``link`` still shows ``folder``.
+
+    A parse that started before the swap read the old code; if it ends after the first
+    touch, Airflow records it as newer than the file and skips the file until its next
+    full cycle. Touching again once such a parse has ended closes that window, at the
+    cost of at most one more parse of each changed file per delay.
+    """
+    if not paths:
+        return
+
+    def touch() -> None:
+        try:
+            if Path(os.path.realpath(link)) != folder.resolve():
+                return  # another switch came since: it touches its own files
+            for path in paths:
+                os.utime(folder / path, follow_symlinks=False)
+        except OSError:
+            log.debug("could not touch %d file(s) in %s again", len(paths), folder)
+
+    for delay in delays:
+        timer = threading.Timer(delay, touch)
+        timer.daemon = True
+        timer.start()
 
 
 def _digest_tree(folder: Path) -> dict[str, str]:

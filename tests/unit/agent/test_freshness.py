@@ -68,3 +68,24 @@ def test_a_new_file_and_a_changed_file_are_touched_on_a_deploy(tmp_path: Path) -
 
     mtimes = _mtimes(tmp_path / "dags")
     assert {path for path, mtime in mtimes.items() if mtime != OLD} == {"etl.py", "new.py"}
+
+
+def test_changed_files_are_touched_again_after_a_parse_in_flight_could_end(
+    tmp_path: Path,
+) -> None:
+    from tarmac.agent.freshness import touch_again_later
+    from tests.e2e.agent.agent_process import wait_until
+
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    (folder / "etl.py").write_text("# v1\n")
+    (folder / "same.py").write_text("# same\n")
+    link = tmp_path / "dags"
+    link.symlink_to(folder)
+    for name in ("etl.py", "same.py"):
+        os.utime(folder / name, (OLD, OLD))
+
+    touch_again_later(link=link, folder=folder, paths=["etl.py"], delays=(0.01,))
+
+    assert wait_until(lambda: (folder / "etl.py").stat().st_mtime != OLD, timeout=10)
+    assert (folder / "same.py").stat().st_mtime == OLD
