@@ -22,6 +22,7 @@ from tarmac.import_checks.checker import ImportChecker
 from tarmac.import_checks.gate import CheckStatus, DagImportCheck, GateResult, decide
 from tarmac.import_checks.reports import ImportReport
 from tarmac.installation.context import Installation
+from tarmac.local_runtime.environments import EnvironmentCache, default_cache_root
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,6 @@ def gate_deploy(
 
 
 def import_checker(installation: Installation) -> ImportChecker:
-    from tarmac.local_runtime.environments import EnvironmentCache, default_cache_root
-
     settings = installation.settings
     return ImportChecker(
         environments=EnvironmentCache(settings.runtime_env_dir or default_cache_root()),
