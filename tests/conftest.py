@@ -14,6 +14,17 @@ from sqlalchemy.engine import make_url
 POSTGRES_URL_ENV = "TARMAC_TEST_POSTGRES_URL"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """No test builds an Airflow environment for the import gate unless it asks to.
+
+    Servers started in-process and as subprocesses read these; the gate then records
+    ``skipped`` (no environment) instead of installing Airflow from PyPI in every test.
+    Tests of the gate itself point ``runtime_env_dir`` at a prepared cache.
+    """
+    os.environ.setdefault("TARMAC_IMPORT_CHECK_BUILD_ENVIRONMENTS", "false")
+    os.environ.setdefault("TARMAC_RUNTIME_ENV_DIR", "/nonexistent/tarmac-test-no-environments")
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a new PostgreSQL schema per test."""

@@ -117,6 +117,12 @@ class DeployInProgress(Conflict):
     code = "deploy_in_progress"
 
 
+class DagImportErrors(Conflict):
+    """The bundle's DAG files fail to import in the target runtime's Airflow."""
+
+    code = "dag_import_errors"
+
+
 class DeployFailed(TarmacError):
     """The deploy was recorded but its code could not be made live; the old code stays."""
 

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     max_bundle_unpacked_bytes: int = 2 * 1024**3
     max_bundle_members: int = 100_000
     max_bundle_compression_ratio: float = 200.0
+    # The import gate: where Airflow environments are cached (default: the local
+    # runtime's cache), whether a missing one is built on demand, and its time limits.
+    runtime_env_dir: Path | None = None
+    import_check_build_environments: bool = True
+    import_check_timeout_seconds: float = 180.0
+    import_check_file_timeout_seconds: float = 30.0
 
     @field_validator("data_dir")
     @classmethod

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tarmac.agent.cache import BundleCache
 from tarmac.agent.client import LiveDags
+from tarmac.agent.freshness import FileDigests, touch_again_later, touch_changed
 from tarmac.bundles.materialiser import write_json_atomically
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class LiveFolder:
         self.cache = cache
         self.keep = keep
         self.state_file = link.parent / f".{link.name}.tarmac.json"
+        self.digests = FileDigests(cache.root / "digests")
 
     def check(self) -> None:
         """Refuse a DAGs folder that is a real file or directory (it is never overwritten)."""
@@ -85,7 +88,9 @@ class LiveFolder:
         )
         if not same_bundle:
             target = self.cache.ensure(live.bundle_sha256)
+            previous = self._shown_dir()
             self.cache.materialiser.swap_live(self.link, target)
+            self._freshen(previous, target)
         self.link.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomically(self.state_file, live.to_json())
         if before is not None and before.deploy_id == live.deploy_id:
@@ -100,9 +105,31 @@ class LiveFolder:
         self._prune(live.bundle_sha256)
         return switch
 
+    def _shown_dir(self) -> Path | None:
+        """The unpacked bundle the link points at now (None before the first switch)."""
+        if not self.link.is_symlink():
+            return None
+        target = Path(os.path.realpath(self.link))
+        return target if target.is_dir() else None
+
+    def _freshen(self, previous: Path | None, target: Path) -> None:
+        """After the swap: new mtimes on the files that changed, so Airflow re-parses them."""
+        if previous is None:
+            return  # Airflow has parsed nothing from this folder yet
+        try:
+            changed = touch_changed(
+                before=self.digests.of(previous), after=self.digests.of(target), folder=target
+            )
+        except OSError:  # the switch stands; Airflow then notices at its next full cycle
+            log.exception("could not refresh the mtimes of changed files in %s", target)
+            return
+        log.debug("refreshed the mtime of %d changed file(s) in %s", len(changed), target)
+        touch_again_later(link=self.link, folder=target, paths=changed)
+
     def _prune(self, live_sha256: str | None) -> None:
         try:
             protect = [live_sha256] if live_sha256 else []
             self.cache.prune(keep=self.keep, protect=protect, links=[self.link])
+            self.digests.prune(bundles_dir=self.cache.materialiser.bundles_dir)
         except OSError:  # a full or read-only disk must not undo a switch that succeeded
             log.exception("could not prune unpacked bundles in %s", self.cache.root)

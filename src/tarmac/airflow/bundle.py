@@ -27,6 +27,9 @@ from tarmac.agent.client import LiveCodeClient
 from tarmac.agent.folder import LiveFolder
 from tarmac.airflow.version_dirs import ensure_version_dir
 
+DEFAULT_REFRESH_INTERVAL_SECONDS = 2
+"""How often the DAG processor asks which deploy is live, unless ``refresh_interval`` says."""
+
 
 class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no type hints here
     """DAGs from a tarmac server: versions are deploy ids, the live one is tracked."""
@@ -44,6 +47,9 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
         keep: int = 10,
         **kwargs: Any,
     ) -> None:
+        # Asking tarmac which deploy is live is one small GET: ask every few seconds
+        # rather than Airflow's default 300 s, so a deploy or rollback shows up at once.
+        kwargs.setdefault("refresh_interval", DEFAULT_REFRESH_INTERVAL_SECONDS)
         super().__init__(**kwargs)
         self.server_url = server_url
         self.deployment_id = deployment_id

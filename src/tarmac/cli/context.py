@@ -50,7 +50,15 @@ def api_errors() -> Iterator[None]:
         yield
     except ApiError as exc:
         errors.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
+        for item in _listed_errors(exc):  # e.g. dag_import_errors: each file and its error
+            errors.print(f"\n[bold]{item.get('file')}[/bold]\n{item.get('error')}", markup=True)
         raise typer.Exit(code=2 if exc.code == "unreachable" else 1) from None
+
+
+def _listed_errors(exc: ApiError) -> list[dict[str, Any]]:
+    body = exc.body if isinstance(exc.body, dict) else {}  # the error object of the envelope
+    items = body.get("errors")
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 def run(action: Callable[[], Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import threading
@@ -60,7 +61,15 @@ def demo(
         token_file.chmod(0o600)
     token = token_file.read_text().strip()
     port = port or _free_port()
-    settings = load_settings(data_dir=data_dir, values_file=values, bootstrap_token=token)
+    # The demo starts at once: its deploys are import-checked only by Airflow environments
+    # already built (or when TARMAC_IMPORT_CHECK_BUILD_ENVIRONMENTS asks for building).
+    build = None if "TARMAC_IMPORT_CHECK_BUILD_ENVIRONMENTS" in os.environ else False
+    settings = load_settings(
+        data_dir=data_dir,
+        values_file=values,
+        bootstrap_token=token,
+        import_check_build_environments=build,
+    )
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
     )

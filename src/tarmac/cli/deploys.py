@@ -74,6 +74,13 @@ def deploy(
     image: Annotated[str | None, typer.Option("--image", help="Image reference.")] = None,
     runtime: Annotated[str | None, typer.Option("--runtime", help="Runtime version.")] = None,
     description: Annotated[str | None, typer.Option("--description", "-d")] = None,
+    allow_import_errors: Annotated[
+        bool,
+        typer.Option(
+            "--allow-import-errors",
+            help="Deploy even if DAGs fail to import in the target Airflow (admins only).",
+        ),
+    ] = False,
     server: ServerOption = None,
     token: TokenOption = None,
     output: OutputOption = OutputFormat.TABLE,
@@ -90,6 +97,8 @@ def deploy(
     ):
         if value:
             form[key] = value
+    if allow_import_errors:
+        form["allow_import_errors"] = "true"
     with api_errors(), tempfile.TemporaryDirectory() as scratch:
         client, deployment_id = deployment_client(deployment, server=server, token=token)
         bundle = None

@@ -23,6 +23,7 @@ class Deployment(Base):
     executor: Mapped[str] = mapped_column(String(32))
     dag_deploy_mode: Mapped[str] = mapped_column(String(16))
     rollback_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    dag_import_check: Mapped[str] = mapped_column(String(8), default="block")
     resources: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     current_deploy_id: Mapped[str | None] = mapped_column(
         ForeignKey("deploys.id", use_alter=True, ondelete="SET NULL")

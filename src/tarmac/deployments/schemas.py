@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from tarmac.import_checks.gate import DagImportCheck
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -87,6 +89,7 @@ class DeploymentUpdate(BaseModel):
     resources: Resources | None = None
     env_vars: list[EnvVarIn] | None = Field(default=None, max_length=1000)
     rollback_enabled: bool | None = None
+    dag_import_check: DagImportCheck | None = None
 
 
 class DeploymentOut(BaseModel):
@@ -99,6 +102,7 @@ class DeploymentOut(BaseModel):
     executor: str
     dag_deploy_mode: str
     rollback_enabled: bool
+    dag_import_check: str
     resources: dict[str, Any]
     env_vars: list[EnvVarOut]
     current_deploy_id: str | None

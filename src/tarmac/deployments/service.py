@@ -138,6 +138,10 @@ def update_deployment(
         if value is not None and value != getattr(deployment, field):
             setattr(deployment, field, value)
             changed.append(field)
+    check = changes.dag_import_check
+    if check is not None and check.value != deployment.dag_import_check:
+        deployment.dag_import_check = check.value
+        changed.append("dag_import_check")
     if changes.executor is not None and changes.executor.value != deployment.executor:
         deployment.executor = changes.executor.value
         changed.append("executor")
@@ -205,6 +209,7 @@ def deployment_out(deployment: Deployment) -> DeploymentOut:
         executor=deployment.executor,
         dag_deploy_mode=deployment.dag_deploy_mode,
         rollback_enabled=deployment.rollback_enabled,
+        dag_import_check=deployment.dag_import_check or "block",
         resources=deployment.resources,
         env_vars=[
             EnvVarOut(key=v.key, value=None if v.is_secret else v.value, is_secret=v.is_secret)

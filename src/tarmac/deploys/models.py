@@ -64,6 +64,10 @@ class Deploy(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the target Airflow found in the bundle (import gate): {dag_id: file}, and the
+    # check's outcome with its errors; None on deploys made before the gate existed.
+    dags: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    import_check: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -18,7 +18,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from tarmac.bundles.blob_store import BlobStore, StagedBlob
 from tarmac.errors import InvalidRequest
 
-TEXT_FIELDS = frozenset({"type", "description", "image", "runtime_version"})
+TEXT_FIELDS = frozenset({"type", "description", "image", "runtime_version", "allow_import_errors"})
 FILE_FIELD = "dags"
 MAX_TEXT_FIELD_BYTES = 16 * 1024
 

@@ -2,7 +2,8 @@
 
 The order keeps the lock short and refuses early: who may push is checked before a byte
 of the body is read; the bundle is staged, checked and stored, and unpacked, before the
-Deployment is locked; under the lock only the record and the symlink swap happen.
+Deployment is locked, and so is the import gate (the target Airflow parses the DAGs);
+under the lock only the record and the symlink swap happen.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tarmac.deploys.multipart_stream import DeployForm
 from tarmac.deploys.schemas import DeployOut, DeployStatus
 from tarmac.deploys.uploads import StoredBundle, ensure_bundle_record, keep_staged_bundle
 from tarmac.errors import DeployFailed, InvalidRequest, PermissionDenied
+from tarmac.import_checks.service import gate_deploy
 from tarmac.installation.context import Installation
 
 
@@ -61,6 +63,7 @@ def perform_deploy(
     form = read_form()
     with form.staged or nullcontext():
         request = _deploy_request(form)
+        allow_import_errors = _allow_import_errors(form)
         service.check_deploy_request(
             deployment,
             principal=principal,
@@ -77,6 +80,14 @@ def perform_deploy(
     if bundle is not None:
         request = service.with_bundle(request, bundle.sha256)
         installation.runtime_backend.prepare(bundle.sha256)
+    gate = gate_deploy(
+        installation,
+        principal=principal,
+        deployment_id=deployment_id,
+        bundle_sha256=request.bundle_sha256,
+        runtime_version=request.runtime_version,
+        allow_import_errors=allow_import_errors,
+    )
     with installation.database.session(write=True) as session, deploy_lock_errors(deployment_id):
         if bundle is not None:
             ensure_bundle_record(session, bundle)
@@ -90,6 +101,7 @@ def perform_deploy(
             backend=installation.runtime_backend,
             lock_timeout_seconds=installation.settings.deploy_lock_timeout_seconds,
             idempotency_key=key,
+            gate=gate,
         )
         out = service.deploy_out(result.deploy, result.deployment)
         installation.commit(session)
@@ -98,6 +110,15 @@ def perform_deploy(
             result.deploy.failure_reason or "the deploy failed", deploy=out.model_dump(mode="json")
         )
     return DeployOutcome(deploy=out, replayed=result.replayed)
+
+
+def _allow_import_errors(form: DeployForm) -> bool:
+    value = form.fields.get("allow_import_errors", "false").strip().lower()
+    if value not in ("true", "false", "1", "0", ""):
+        raise InvalidRequest(
+            "allow_import_errors must be true or false", field="allow_import_errors"
+        )
+    return value in ("true", "1")
 
 
 def _deploy_request(form: DeployForm) -> service.DeployRequest:

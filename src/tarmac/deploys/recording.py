@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,8 @@ def record_and_make_live(
     rollback_from_id: str | None = None,
     idempotency_key: str | None = None,
     event_extra: dict[str, object] | None = None,
+    dags: dict[str, str] | None = None,
+    import_check: dict[str, Any] | None = None,
 ) -> Deploy:
     """Append a deploy to the locked Deployment's history and make it live.
 
@@ -58,6 +61,8 @@ def record_and_make_live(
         created_by_id=actor.user_id,
         created_by=actor.username,
         idempotency_key=idempotency_key,
+        dags=dags,
+        import_check=import_check,
         created_at=utcnow(),
     )
     session.add(deploy)
@@ -89,6 +94,8 @@ def record_and_make_live(
         ),
     )
     session.flush()
+    if import_check is not None:
+        event_extra = {**(event_extra or {}), "import_check": import_check_event(import_check)}
     record_event(session, deploy_event(deploy, actor=actor.username, extra=event_extra))
     return deploy
 
@@ -106,6 +113,18 @@ def deploy_event(
         message=deploy.failure_reason,
         extra=extra,
     )
+
+
+def import_check_event(import_check: dict[str, Any]) -> dict[str, object]:
+    """The import gate's outcome in an event: no tracebacks, the files that failed."""
+    return {
+        "status": import_check.get("status"),
+        "mode": import_check.get("mode"),
+        "airflow_version": import_check.get("airflow_version"),
+        "reason": import_check.get("reason"),
+        "allow_import_errors": bool(import_check.get("allow_import_errors")),
+        "new_errors": list(import_check.get("new_errors") or []),
+    }
 
 
 def deploy_fields(deploy: Deploy) -> dict[str, object]:

@@ -58,6 +58,11 @@ _DEPLOY_FORM_SCHEMA = {
                         "description": {"type": "string", "maxLength": 2000},
                         "image": {"type": "string", "description": "repo[:tag][@sha256:…]"},
                         "runtime_version": {"type": "string"},
+                        "allow_import_errors": {
+                            "type": "boolean",
+                            "description": "deploy despite DAG import errors in the target "
+                            "Airflow (System or Deployment Admin); recorded",
+                        },
                         "dags": {
                             "type": "string",
                             "format": "binary",

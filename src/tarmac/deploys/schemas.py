@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tarmac.rollouts.schemas import RolloutOut
 
@@ -43,6 +44,15 @@ class DeployOut(BaseModel):
     is_current: bool
     # What the runtime side reports of this deploy's rollout (null: none worked on it).
     rollout: RolloutOut | None = None
+    dag_ids: list[str] | None = Field(
+        default=None, description="DAG ids the deploy's bundle defines (None: not checked)"
+    )
+    import_check: dict[str, Any] | None = Field(
+        default=None,
+        description="the import gate: status (passed/allowed/warned/skipped/off/inherited),"
+        " mode, airflow_version, reason, allow_import_errors, errors [{file, error}],"
+        " new_errors",
+    )
 
 
 class DeployList(BaseModel):

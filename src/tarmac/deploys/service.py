@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from tarmac.deploys.recording import record_and_make_live
 from tarmac.deploys.schemas import CurrentDags, DeployOut, DeployType
 from tarmac.errors import (
     DagDeployDisabled,
+    DeployInProgress,
     InvalidRequest,
     NotFound,
     RuntimeDowngrade,
@@ -28,6 +30,9 @@ from tarmac.errors import (
 from tarmac.installation.flags import InstallationFlags
 from tarmac.runtime_backends.base import RuntimeBackend
 from tarmac.runtimes.catalog import RuntimeCatalog
+
+if TYPE_CHECKING:
+    from tarmac.import_checks.service import DeployGate
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -115,8 +120,13 @@ def create_deploy(
     backend: RuntimeBackend,
     lock_timeout_seconds: float,
     idempotency_key: str | None = None,
+    gate: DeployGate | None = None,
 ) -> DeployResult:
-    """Record a deploy and make it live, one at a time per Deployment."""
+    """Record a deploy and make it live, one at a time per Deployment.
+
+    ``gate`` is the import check made before the lock; it must be about the code state
+    this deploy now gets, else the Deployment changed meanwhile and the deploy is refused.
+    """
     deployment = lock_deployment(
         session, deployment_id=deployment_id, timeout_seconds=lock_timeout_seconds
     )
@@ -135,6 +145,14 @@ def create_deploy(
         catalog=catalog,
     )
     state = _next_code_state(session, deployment=deployment, request=request, catalog=catalog)
+    if gate is not None and (gate.bundle_sha256, gate.airflow_version) != (
+        state.bundle_sha256,
+        state.airflow_version,
+    ):
+        raise DeployInProgress(
+            "another deploy changed the Deployment while this one's DAGs were checked; "
+            "send it again"
+        )
     deploy = record_and_make_live(
         session,
         backend=backend,
@@ -144,6 +162,8 @@ def create_deploy(
         description=request.description or _default_description(request.type),
         state=state,
         idempotency_key=idempotency_key,
+        dags=gate.dags if gate else None,
+        import_check=gate.import_check if gate else None,
     )
     return DeployResult(deploy=deploy, deployment=deployment, replayed=False)
 
@@ -303,9 +323,13 @@ _COLUMNS = frozenset(Deploy.__table__.columns.keys())
 
 def deploy_out(deploy: Deploy, deployment: Deployment) -> DeployOut:
     """A deploy as the API shows it: its own columns, and whether it is the live one."""
-    # Fields that are not columns (is_current, the reported rollout) are filled by callers.
+    # Fields that are not columns (is_current, dag_ids, the reported rollout) are derived.
     columns = {name: getattr(deploy, name) for name in DeployOut.model_fields if name in _COLUMNS}
-    return DeployOut(**columns, is_current=deploy.id == deployment.current_deploy_id)
+    return DeployOut(
+        **columns,
+        is_current=deploy.id == deployment.current_deploy_id,
+        dag_ids=sorted(deploy.dags) if deploy.dags is not None else None,
+    )
 
 
 def _encode_cursor(seq: int) -> str:

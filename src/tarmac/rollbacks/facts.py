@@ -44,6 +44,8 @@ class DeployFacts:
     created_at: datetime
     pinned: bool = False
     status: DeployStatus = DeployStatus.DEPLOYED
+    # {dag_id: file} as the import gate found it; None when the deploy was never checked.
+    dags: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         # Age is compared with an aware ``now``; a naive time would shift by the UTC offset.

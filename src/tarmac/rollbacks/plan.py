@@ -8,6 +8,12 @@ from typing import Any
 
 from tarmac.bundles.manifest import BundleManifest, ManifestDiff, diff_manifests
 from tarmac.deployments.schemas import DagDeployMode
+from tarmac.rollbacks.dag_changes import (
+    DagChanges,
+    affected_dags,
+    dag_changes,
+    runs_in_flight_message,
+)
 from tarmac.rollbacks.downgrade_risks import downgrade_risks
 from tarmac.rollbacks.facts import DeployFacts, DeploymentFacts
 from tarmac.rollbacks.schema_catalog import SchemaLoss, schema_loss
@@ -91,6 +97,7 @@ class RollbackPlan:
     dag_deploy_enabled: Change
     bundle_sha256: Change
     dag_files: ManifestDiff
+    dags: DagChanges
     kept: KeptSettings
     warnings: tuple[PlanWarning, ...]
 
@@ -151,6 +158,7 @@ class RollbackPlan:
                     "removed": list(self.dag_files.removed),
                     "changed": list(self.dag_files.changed),
                 },
+                "dags": self.dags.to_json(),
             },
             "kept": self.kept.to_json(),
             "warnings": [w.to_json() for w in self.warnings],
@@ -197,6 +205,7 @@ def build_plan(
         ),
         bundle_sha256=bundle,
         dag_files=dag_files,
+        dags=dag_changes(live=live.dags if live else None, target=target.dags),
         kept=KeptSettings(
             name=deployment.name,
             description=deployment.description,
@@ -211,6 +220,9 @@ def build_plan(
             live_airflow=live_airflow,
             downgrade=direction == "downgrade",
             metadata_facts=deployment.metadata_facts,
+        )
+        + _in_flight_warnings(
+            live=live, target=target, live_airflow=live_airflow, dag_files=dag_files
         ),
     )
 
@@ -258,6 +270,29 @@ def _warnings(
             )
         )
     return tuple(warnings)
+
+
+def _in_flight_warnings(
+    *, live: DeployFacts | None, target: DeployFacts, live_airflow: str, dag_files: ManifestDiff
+) -> tuple[PlanWarning, ...]:
+    """What DAG runs in progress will run, when the rollback changes DAG code."""
+    if live is None or live.bundle_sha256 == target.bundle_sha256:
+        return ()
+    dags = affected_dags(live=live.dags, files=dag_files)
+    return (
+        PlanWarning(
+            code="runs_in_flight",
+            message=runs_in_flight_message(
+                live_airflow=live_airflow, target_seq=target.seq, dags=dags
+            ),
+            requires_acknowledgement=False,
+            extra={
+                "airflow_version": live_airflow,
+                "bundle_versioning": not live_airflow.startswith("2."),
+                "dag_ids": list(dags),
+            },
+        ),
+    )
 
 
 def _data_loss_warning(

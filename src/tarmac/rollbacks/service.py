@@ -24,6 +24,7 @@ from tarmac.deploys.uploads import bundle_manifest
 from tarmac.errors import NotFound, TarmacError
 from tarmac.events.ecs import ecs_event
 from tarmac.events.service import record_event
+from tarmac.import_checks.service import inherited_check
 from tarmac.installation.flags import InstallationFlags
 from tarmac.rollbacks.facts import DeployFacts, DeploymentFacts
 from tarmac.rollbacks.policy import RollbackDecision, decide_rollback, raise_first_refusal
@@ -75,6 +76,7 @@ def deploy_facts(deploy: Deploy) -> DeployFacts:
         created_at=deploy.created_at,
         pinned=deploy.pinned,
         status=DeployStatus(deploy.status),
+        dags=deploy.dags,
     )
 
 
@@ -180,6 +182,7 @@ def execute_rollback(
     raise_first_refusal(decision)
     assert decision.plan is not None  # allowed decisions always carry a plan
     state = CodeState.of(target)
+    dags, import_check = inherited_check(target)
     deploy = record_and_make_live(
         session,
         backend=backend,
@@ -191,6 +194,8 @@ def execute_rollback(
         rollback_from_id=target.id,
         idempotency_key=idempotency_key,
         event_extra={"rollback": rollback_event_fields(decision, target, request)},
+        dags=dags,
+        import_check=import_check,
     )
     return RollbackResult(plan=decision.plan.to_json(), deploy=deploy, deployment=deployment)
 

@@ -102,7 +102,9 @@ def test_baseline_rollback_is_allowed() -> None:
     decision = decide()
     assert decision.allowed, decision.refusals
     assert decision.plan is not None
-    assert decision.plan.warnings == ()
+    # Only the note on DAG runs in flight (the DAG bundle changes); nothing to acknowledge.
+    assert [w.code for w in decision.plan.warnings] == ["runs_in_flight"]
+    assert decision.plan.required_acknowledgements == ()
 
 
 # Rule 1 ---------------------------------------------------------------------------------
@@ -387,7 +389,8 @@ def test_rule_10_restricted_runtime_warns_with_reason_and_needs_acknowledgement(
     )
     assert codes(decision) == ["acknowledgement_required"]
     assert decision.plan is not None
-    (warning,) = decision.plan.to_json()["warnings"]
+    warning, in_flight = decision.plan.to_json()["warnings"]
+    assert in_flight["code"] == "runs_in_flight"
     assert warning["code"] == "restricted_runtime"
     assert warning["requires_acknowledgement"] is True
     assert warning["runtime_version"] == "8.0.0"
@@ -463,7 +466,7 @@ def test_rule_11_upgrade_has_no_data_loss() -> None:
     assert decision.allowed
     assert decision.plan is not None
     assert decision.plan.runtime_direction == "upgrade"
-    assert decision.plan.warnings == ()
+    assert [w.code for w in decision.plan.warnings] == ["runs_in_flight"]
 
 
 def test_rule_11_dry_run_shows_warnings_without_asking_for_acknowledgement() -> None:
