@@ -26,6 +26,7 @@ from tarmac.metrics import TarmacMetrics
 from tarmac.metrics import routes as metrics_routes
 from tarmac.rollbacks import routes as rollback_routes
 from tarmac.runtimes import routes as runtime_routes
+from tarmac.safe_ops import routes as safe_ops_routes
 from tarmac.settings import Settings
 from tarmac.ui import install_ui
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         blob_routes.router,
         rollback_routes.router,
         pin_routes.router,
+        safe_ops_routes.router,
         cleanup_routes.router,
         metrics_routes.router,
     ):

@@ -18,7 +18,16 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from tarmac.bundles.blob_store import BlobStore, StagedBlob
 from tarmac.errors import InvalidRequest
 
-TEXT_FIELDS = frozenset({"type", "description", "image", "runtime_version"})
+TEXT_FIELDS = frozenset(
+    {
+        "type",
+        "description",
+        "image",
+        "runtime_version",
+        "clear_hold",  # tarmac.safe_ops: waive the hold a rollback left
+        "freeze_override_reason",  # tarmac.safe_ops: an admin deploys inside a freeze window
+    }
+)
 FILE_FIELD = "dags"
 MAX_TEXT_FIELD_BYTES = 16 * 1024
 

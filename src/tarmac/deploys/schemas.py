@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from tarmac.safe_ops.schemas import MarkedBadOut
+
 
 class DeployType(StrEnum):
     IMAGE_AND_DAG = "IMAGE_AND_DAG"
@@ -39,6 +41,11 @@ class DeployOut(BaseModel):
     failure_reason: str | None
     pinned: bool
     is_current: bool
+    marked_bad: MarkedBadOut | None = None
+    reached_healthy_at: datetime | None = None
+    automatic: bool = False
+    cleared_hold: bool = False
+    freeze_override_reason: str | None = None
 
 
 class DeployList(BaseModel):
