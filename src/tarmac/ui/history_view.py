@@ -53,7 +53,7 @@ class HistoryPage:
     can_configure: bool
     can_pin: bool
     hold: HoldFacts | None = None
-    can_clear_hold: bool = False
+    can_deploy: bool = False  # may clear the hold and mark deploys bad
     last_good: Deploy | None = None
 
 
@@ -94,7 +94,7 @@ def build_history_page(
         can_configure=principal.has(roles.CONFIG_UPDATE, deployment_id=deployment.id),
         can_pin=principal.has(roles.DEPLOYS_PIN, deployment_id=deployment.id),
         hold=hold_facts(db, deployment),
-        can_clear_hold=principal.has(roles.IMAGES_PUSH, deployment_id=deployment.id)
+        can_deploy=principal.has(roles.IMAGES_PUSH, deployment_id=deployment.id)
         or principal.has(roles.DAGS_PUSH, deployment_id=deployment.id),
         # The shortcut shows only where a rollback could go ahead (or the dialog says how).
         last_good=find_last_good(db, deployment=deployment)

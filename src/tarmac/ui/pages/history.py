@@ -12,6 +12,7 @@ from tarmac.deploys.pins import set_pinned
 from tarmac.errors import TarmacError
 from tarmac.installation.context import Installation
 from tarmac.safe_ops.hold import clear_hold
+from tarmac.safe_ops.marks import set_marked_bad
 from tarmac.ui.auth import CheckedForm, UiPrincipal
 from tarmac.ui.forms import text_field
 from tarmac.ui.history_view import build_history_page
@@ -51,7 +52,7 @@ def _render_history(
     cursor: str | None = None,
     rolled_back: str | None = None,
     hold_cleared: bool = False,
-    hold_error: TarmacError | None = None,
+    form_error: TarmacError | None = None,
 ) -> Response:
     with installation.database.session() as db:
         page = build_history_page(
@@ -73,8 +74,8 @@ def _render_history(
             first_page=not cursor,
             new_row=new_row,
             hold_cleared=hold_cleared,
-            hold_error=hold_error,
-            status=hold_error.status if hold_error else 200,
+            form_error=form_error,
+            status=form_error.status if form_error else 200,
         )
 
 
@@ -119,7 +120,34 @@ def clear_hold_form(
             )
             installation.commit(db)
     except TarmacError as error:
-        return _render_history(request, principal, installation, deployment_id, hold_error=error)
+        return _render_history(request, principal, installation, deployment_id, form_error=error)
     return RedirectResponse(
         f"/ui/deployments/{deployment_id}/history?hold_cleared=1", status_code=303
     )
+
+
+@router.post("/deployments/{deployment_id}/deploys/{deploy_id}/mark-bad")
+def mark_bad_form(
+    request: Request,
+    deployment_id: str,
+    deploy_id: str,
+    principal: UiPrincipal,
+    installation: InstallationDep,
+    form: CheckedForm,
+) -> Response:
+    """Mark a deploy bad (bad=1) or take the mark off (bad=0), saying why."""
+    try:
+        with installation.database.session(write=True) as db:
+            set_marked_bad(
+                db,
+                principal=principal,
+                deployment_id=deployment_id,
+                deploy_id=deploy_id,
+                reason=text_field(form, "reason"),
+                bad=text_field(form, "bad") != "0",
+                lock_timeout_seconds=installation.settings.deploy_lock_timeout_seconds,
+            )
+            installation.commit(db)
+    except TarmacError as error:
+        return _render_history(request, principal, installation, deployment_id, form_error=error)
+    return RedirectResponse(f"/ui/deployments/{deployment_id}/history", status_code=303)
