@@ -123,6 +123,24 @@ class DagImportErrors(Conflict):
     code = "dag_import_errors"
 
 
+class RollbackHold(Conflict):
+    """A plain deploy while the Deployment is held after a rollback."""
+
+    code = "rollback_hold"
+
+
+class DeployMarkedBad(Conflict):
+    """A rollback to a deploy marked bad, without acknowledging ``marked_bad``."""
+
+    code = "deploy_marked_bad"
+
+
+class DeployFrozen(Conflict):
+    """A plain deploy inside one of the Deployment's freeze windows."""
+
+    code = "deploy_frozen"
+
+
 class DeployFailed(TarmacError):
     """The deploy was recorded but its code could not be made live; the old code stays."""
 

@@ -33,7 +33,12 @@ def _setup(server: ServerProcess) -> tuple[dict[str, Any], dict[str, Any], dict[
             data={"type": "DAG_ONLY"},
             files={"dags": ("d.tgz", v2_bundle, "application/gzip")},
         )
-        admin.patch(f"/api/v1/deployments/{dep['id']}", json={"rollback_enabled": True})
+        # Holds off: this test is about serialisation, and a hold would refuse every deploy
+        # that commits after the rollback (tests/integration/test_rollback_hold.py).
+        admin.patch(
+            f"/api/v1/deployments/{dep['id']}",
+            json={"rollback_enabled": True, "rollback_hold_enabled": False},
+        )
     return dep, v1, bundles
 
 

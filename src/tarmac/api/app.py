@@ -27,6 +27,7 @@ from tarmac.metrics import routes as metrics_routes
 from tarmac.rollbacks import routes as rollback_routes
 from tarmac.rollouts import routes as rollout_routes
 from tarmac.runtimes import routes as runtime_routes
+from tarmac.safe_ops import routes as safe_ops_routes
 from tarmac.settings import Settings
 from tarmac.ui import install_ui
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
         rollback_routes.router,
         rollout_routes.router,
         pin_routes.router,
+        safe_ops_routes.router,
         cleanup_routes.router,
         metrics_routes.router,
     ):

@@ -15,7 +15,8 @@ from tarmac.cli.context import (
     deployment_client,
     make_client,
 )
-from tarmac.cli.output import OutputFormat, emit
+from tarmac.cli.output import OutputFormat, console, emit
+from tarmac.cli.safe_ops import hold_line
 
 app = typer.Typer(help="Manage Deployments.", no_args_is_help=True)
 
@@ -106,11 +107,14 @@ def get(
     """Show one Deployment (by id, name or release name)."""
     with api_errors():
         client, deployment_id = deployment_client(deployment, server=server, token=token)
+        found = client.get(f"/api/v1/deployments/{deployment_id}")
         emit(
-            client.get(f"/api/v1/deployments/{deployment_id}"),
+            found,
             output=output,
             columns=[*COLUMNS, "airflow_version", "executor", "description"],
         )
+        if output is OutputFormat.TABLE:
+            console.print(hold_line(found), markup=False, highlight=False)
 
 
 @app.command("update")
@@ -126,6 +130,20 @@ def update(
     ] = None,
     env: Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE (replaces all)")] = None,
     secret_env: Annotated[list[str] | None, typer.Option("--secret-env")] = None,
+    hold: Annotated[
+        bool | None, typer.Option("--hold/--no-hold", help="Hold after each rollback.")
+    ] = None,
+    auto_rollback: Annotated[
+        bool | None,
+        typer.Option("--auto-rollback/--no-auto-rollback", help="Automatic rollback."),
+    ] = None,
+    auto_rollback_window: Annotated[
+        int | None, typer.Option("--auto-rollback-window", help="Seconds after a deploy.")
+    ] = None,
+    freeze_windows: Annotated[
+        str | None,
+        typer.Option("--freeze-windows", help='JSON list of {"start","end","reason","repeat"}'),
+    ] = None,
     server: ServerOption = None,
     token: TokenOption = None,
     output: OutputOption = OutputFormat.TABLE,
@@ -137,9 +155,17 @@ def update(
         ("description", description),
         ("executor", executor),
         ("rollback_enabled", rollback),
+        ("rollback_hold_enabled", hold),
+        ("auto_rollback_enabled", auto_rollback),
+        ("auto_rollback_window_seconds", auto_rollback_window),
     ):
         if value is not None:
             body[key] = value
+    if freeze_windows is not None:
+        try:
+            body["freeze_windows"] = json.loads(freeze_windows)
+        except ValueError as exc:
+            raise typer.BadParameter(f"--freeze-windows is not JSON: {exc}") from None
     if resources is not None:
         body["resources"] = json.loads(resources)
     env_vars = _env_vars(env, secret_env)

@@ -20,6 +20,7 @@ from tarmac.cli.context import (
     deployment_client,
 )
 from tarmac.cli.output import OutputFormat, console, emit
+from tarmac.cli.wait import wait_for_truth
 
 app = typer.Typer(help="Read the deploy history.", no_args_is_help=True)
 
@@ -36,6 +37,7 @@ COLUMNS = [
     "description",
     "is_current",
     "rollback_from_id",
+    "marked_bad",
 ]
 TABLE_COLUMNS = [
     "seq",
@@ -47,6 +49,7 @@ TABLE_COLUMNS = [
     "image",
     "bundle",
     "live",
+    "bad",
     "description",
 ]
 
@@ -81,6 +84,19 @@ def deploy(
             help="Deploy even if DAGs fail to import in the target Airflow (admins only).",
         ),
     ] = False,
+    clear_hold: Annotated[
+        bool, typer.Option("--clear-hold", help="Clear the hold a rollback left (recorded).")
+    ] = False,
+    override_freeze: Annotated[
+        str | None,
+        typer.Option("--override-freeze", help="Admins: deploy inside a freeze window; why."),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Return only when the runtime runs it healthy.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to --wait before giving up.", min=1)
+    ] = 600.0,
     server: ServerOption = None,
     token: TokenOption = None,
     output: OutputOption = OutputFormat.TABLE,
@@ -94,11 +110,14 @@ def deploy(
         ("image", image),
         ("runtime_version", runtime),
         ("description", description),
+        ("freeze_override_reason", override_freeze),
     ):
         if value:
             form[key] = value
     if allow_import_errors:
         form["allow_import_errors"] = "true"
+    if clear_hold:
+        form["clear_hold"] = "true"
     with api_errors(), tempfile.TemporaryDirectory() as scratch:
         client, deployment_id = deployment_client(deployment, server=server, token=token)
         bundle = None
@@ -128,6 +147,14 @@ def deploy(
                 "description",
             ],
         )
+        if wait:
+            wait_for_truth(
+                client,
+                deployment_id,
+                result,
+                timeout_seconds=timeout,
+                quiet=output is OutputFormat.JSON,
+            )
 
 
 def _upload(
@@ -188,6 +215,7 @@ def list_(
                 **d,
                 "bundle": (d["bundle_sha256"] or "")[:12] or None,
                 "live": "live" if d["is_current"] else "",
+                "bad": _bad(d.get("marked_bad")),
                 "created_at": d["created_at"][:19].replace("T", " "),
             }
             for d in items
@@ -207,6 +235,10 @@ def show(
     with api_errors():
         client, deployment_id = deployment_client(deployment, server=server, token=token)
         emit(find_deploy(client, deployment_id, deploy), output=output, columns=COLUMNS)
+
+
+def _bad(mark: dict[str, Any] | None) -> str:
+    return f"BAD ({mark['by']}: {mark['reason']})" if mark else ""
 
 
 def _history(client: TarmacClient, deployment_id: str, *, limit: int) -> list[Any]:

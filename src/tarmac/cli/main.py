@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tarmac.cli import cleanup, deployments, deploys, pins, runtime, runtimes, users
+from tarmac.cli import cleanup, deployments, deploys, pins, runtime, runtimes, safe_ops, users
 from tarmac.cli.agent import agent
 from tarmac.cli.demo import demo
 from tarmac.cli.rollback import rollback
@@ -25,6 +25,9 @@ app.add_typer(deployments.app, name="deployment")
 app.add_typer(deploys.app, name="deploys")
 deploys.app.command("pin")(pins.pin)
 deploys.app.command("unpin")(pins.unpin)
+deploys.app.command("mark-bad")(safe_ops.mark_bad)
+deploys.app.command("unmark-bad")(safe_ops.unmark_bad)
+app.add_typer(safe_ops.hold_app, name="hold")
 app.command("cleanup-deploy-revisions")(cleanup.cleanup_deploy_revisions)
 app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")

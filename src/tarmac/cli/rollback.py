@@ -9,7 +9,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from tarmac.cli.client import ApiError
+from tarmac.cli.client import ApiError, TarmacClient
 from tarmac.cli.context import (
     OutputOption,
     ServerOption,
@@ -19,26 +19,45 @@ from tarmac.cli.context import (
 )
 from tarmac.cli.deploys import find_deploy
 from tarmac.cli.output import OutputFormat, console, emit
+from tarmac.cli.wait import wait_for_truth
 
 
 def rollback(
     deployment: str,
-    deploy: Annotated[str, typer.Argument(help="Target deploy: its id or sequence number.")],
+    deploy: Annotated[
+        str | None, typer.Argument(help="Target deploy: its id or sequence number.")
+    ] = None,
+    last_good: Annotated[
+        bool,
+        typer.Option("--last-good", help="Target the newest good deploy before the live one."),
+    ] = False,
     description: Annotated[
         str | None, typer.Option("--description", "-d", help="Why (required).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan only.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Acknowledge every warning.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Return only when the runtime runs it healthy.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to --wait before giving up.", min=1)
+    ] = 600.0,
     server: ServerOption = None,
     token: TokenOption = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
-    """Roll a Deployment back to an earlier deploy, as a new deploy."""
+    """Roll a Deployment back to an earlier deploy (or --last-good), as a new deploy."""
+    if (deploy is None) == (not last_good):
+        raise typer.BadParameter("give a target deploy or --last-good, not both")
     with api_errors():
         client, deployment_id = deployment_client(deployment, server=server, token=token)
-        target = find_deploy(client, deployment_id, deploy)
-        url = f"/api/v1/deployments/{deployment_id}/deploys/{target['id']}/rollback"
-        plan = client.post(url, json={"description": description, "dry_run": True})["plan"]
+        target_id = (
+            "last-good" if last_good else find_deploy(client, deployment_id, str(deploy))["id"]
+        )
+        url = f"/api/v1/deployments/{deployment_id}/deploys/{target_id}/rollback"
+        plan, acknowledged = _preview(client, url, description, assume_yes=yes)
+        # Roll back to exactly what was previewed, even if last-good moves meanwhile.
+        url = f"/api/v1/deployments/{deployment_id}/deploys/{plan['target_deploy_id']}/rollback"
         if output is OutputFormat.TABLE:
             show_plan(plan)
         if dry_run:
@@ -49,7 +68,7 @@ def rollback(
             raise ApiError(
                 "a description of why is required (-d/--description)", code="description_required"
             )
-        acknowledged = confirm_warnings(plan, assume_yes=yes)
+        acknowledged += confirm_warnings(plan, assume_yes=yes)
         result = client.post(
             url,
             json={"description": description, "acknowledge": acknowledged},
@@ -69,6 +88,36 @@ def rollback(
                 "description",
             ],
         )
+        if wait:
+            wait_for_truth(
+                client,
+                deployment_id,
+                result,
+                timeout_seconds=timeout,
+                quiet=output is OutputFormat.JSON,
+            )
+
+
+def _preview(
+    client: TarmacClient, url: str, description: str | None, *, assume_yes: bool
+) -> tuple[dict[str, Any], list[str]]:
+    """The dry run's plan; a target marked bad is confirmed (``marked_bad``) first."""
+    body: dict[str, Any] = {"description": description, "dry_run": True}
+    try:
+        return client.post(url, json=body)["plan"], []
+    except ApiError as exc:
+        if exc.code != "deploy_marked_bad":
+            raise
+        mark = (exc.body or {}).get("marked_bad") or {}
+        console.print(
+            Panel(exc.message, title="deploy_marked_bad", border_style="red"), markup=False
+        )
+        if not assume_yes and not typer.confirm(
+            f"Roll back onto a deploy marked bad ({mark.get('reason')})?", default=False
+        ):
+            console.print("Rollback cancelled; nothing changed.")
+            raise typer.Exit(code=1) from None
+    return client.post(url, json={**body, "acknowledge": ["marked_bad"]})["plan"], ["marked_bad"]
 
 
 def confirm_warnings(plan: dict[str, Any], *, assume_yes: bool) -> list[str]:

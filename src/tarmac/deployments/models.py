@@ -30,6 +30,16 @@ class Deployment(Base):
     )
     # The last sequence number handed out; bumped under the Deployment's deploy lock.
     last_deploy_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Safe operations (tarmac.safe_ops): the hold after a rollback, freeze windows, and
+    # automatic rollback. The hold's four fields change together under the deploy lock.
+    rollback_hold_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    hold_deploy_id: Mapped[str | None] = mapped_column(ID)
+    hold_set_by: Mapped[str | None] = mapped_column(String(64))
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    hold_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    freeze_windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    auto_rollback_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_rollback_window_seconds: Mapped[int] = mapped_column(Integer, default=1800)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

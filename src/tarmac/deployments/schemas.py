@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from tarmac.import_checks.gate import DagImportCheck
+from tarmac.safe_ops.schemas import FreezeWindowOut, HoldOut
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -90,6 +91,11 @@ class DeploymentUpdate(BaseModel):
     env_vars: list[EnvVarIn] | None = Field(default=None, max_length=1000)
     rollback_enabled: bool | None = None
     dag_import_check: DagImportCheck | None = None
+    # Safe operations (tarmac.safe_ops); freeze windows are validated by the service.
+    freeze_windows: list[Any] | None = Field(default=None, max_length=100)
+    rollback_hold_enabled: bool | None = None
+    auto_rollback_enabled: bool | None = None
+    auto_rollback_window_seconds: int | None = Field(default=None, ge=60, le=7 * 86_400)
 
 
 class DeploymentOut(BaseModel):
@@ -108,6 +114,11 @@ class DeploymentOut(BaseModel):
     current_deploy_id: str | None
     created_at: datetime
     updated_at: datetime
+    hold: HoldOut | None = None
+    freeze_windows: list[FreezeWindowOut] = Field(default_factory=list)
+    rollback_hold_enabled: bool = True
+    auto_rollback_enabled: bool = False
+    auto_rollback_window_seconds: int = 1800
 
 
 class DeploymentList(BaseModel):

@@ -33,6 +33,7 @@ from tarmac.events.ecs import ecs_event
 from tarmac.events.service import record_event
 from tarmac.installation.flags import InstallationFlags
 from tarmac.runtimes.catalog import RuntimeCatalog
+from tarmac.safe_ops.settings import apply_safe_ops_settings, safe_ops_fields
 
 
 def create_deployment(
@@ -145,6 +146,7 @@ def update_deployment(
     if changes.executor is not None and changes.executor.value != deployment.executor:
         deployment.executor = changes.executor.value
         changed.append("executor")
+    changed.extend(apply_safe_ops_settings(deployment, changes))
     if changes.env_vars is not None:
         deployment.env_vars = _env_vars(
             changes.env_vars, existing=deployment.env_vars, secrets=secrets
@@ -218,6 +220,7 @@ def deployment_out(deployment: Deployment) -> DeploymentOut:
         current_deploy_id=deployment.current_deploy_id,
         created_at=deployment.created_at,
         updated_at=deployment.updated_at,
+        **safe_ops_fields(deployment),
     )
 
 

@@ -70,6 +70,16 @@ class Deploy(Base):
     import_check: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Safe operations (tarmac.safe_ops): a bad mark, the runtime's health, what was waived.
+    marked_bad_reason: Mapped[str | None] = mapped_column(Text)
+    marked_bad_by: Mapped[str | None] = mapped_column(String(64))
+    marked_bad_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by the runtime side's report once this deploy ran healthy; null: unknown.
+    reached_healthy_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_rolled_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cleared_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    freeze_override_reason: Mapped[str | None] = mapped_column(Text)
 
 
 def live_deploy(session: Session, deployment: Deployment) -> Deploy | None:

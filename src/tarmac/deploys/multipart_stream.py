@@ -18,7 +18,17 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from tarmac.bundles.blob_store import BlobStore, StagedBlob
 from tarmac.errors import InvalidRequest
 
-TEXT_FIELDS = frozenset({"type", "description", "image", "runtime_version", "allow_import_errors"})
+TEXT_FIELDS = frozenset(
+    {
+        "type",
+        "description",
+        "image",
+        "runtime_version",
+        "allow_import_errors",  # tarmac.import_checks: an admin overrides the gate
+        "clear_hold",  # tarmac.safe_ops: waive the hold a rollback left
+        "freeze_override_reason",  # tarmac.safe_ops: an admin deploys inside a freeze window
+    }
+)
 FILE_FIELD = "dags"
 MAX_TEXT_FIELD_BYTES = 16 * 1024
 

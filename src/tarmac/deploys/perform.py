@@ -24,6 +24,8 @@ from tarmac.deploys.uploads import StoredBundle, ensure_bundle_record, keep_stag
 from tarmac.errors import DeployFailed, InvalidRequest, PermissionDenied
 from tarmac.import_checks.service import gate_deploy
 from tarmac.installation.context import Installation
+from tarmac.safe_ops.gates import GateRequest
+from tarmac.safe_ops.hold import hold_facts
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ def perform_deploy(
                 "(needs deployment.images.push or deployment.dags.push)"
             )
         # Kept as read for the checks below; create_deploy checks again under the lock.
+        hold = hold_facts(session, deployment)
         session.expunge(deployment)
     form = read_form()
     with form.staged or nullcontext():
@@ -71,6 +74,7 @@ def perform_deploy(
             has_bundle=form.staged is not None,
             flags=installation.flags,
             catalog=installation.catalog,
+            hold=hold,
         )
         bundle: StoredBundle | None = None
         if form.staged is not None:
@@ -133,4 +137,15 @@ def _deploy_request(form: DeployForm) -> service.DeployRequest:
         image=image or None,
         runtime_version=runtime_version or None,
         bundle_sha256=None,
+        gates=GateRequest(
+            clear_hold=_form_bool(fields, "clear_hold"),
+            freeze_override_reason=fields.get("freeze_override_reason"),
+        ),
     )
+
+
+def _form_bool(fields: dict[str, str], name: str) -> bool:
+    value = fields.get(name, "false").strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise InvalidRequest(f"{name} must be true or false", field=name)
+    return value in ("true", "1")

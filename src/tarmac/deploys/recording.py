@@ -58,7 +58,7 @@ def record_and_make_live(
         description=description,
         **state.as_dict(),
         rollback_from_id=rollback_from_id,
-        created_by_id=actor.user_id,
+        created_by_id=actor.user_id or None,  # tarmac itself (automatic rollback): none
         created_by=actor.username,
         idempotency_key=idempotency_key,
         dags=dags,

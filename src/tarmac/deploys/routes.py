@@ -68,6 +68,14 @@ _DEPLOY_FORM_SCHEMA = {
                             "format": "binary",
                             "description": "the DAGs folder as a tar.gz",
                         },
+                        "clear_hold": {
+                            "type": "boolean",
+                            "description": "clear the hold a rollback left (recorded)",
+                        },
+                        "freeze_override_reason": {
+                            "type": "string",
+                            "description": "admins: deploy inside a freeze window, saying why",
+                        },
                     },
                 }
             }

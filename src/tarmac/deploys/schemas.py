@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tarmac.rollouts.schemas import RolloutOut
+from tarmac.safe_ops.schemas import MarkedBadOut
 
 
 class DeployType(StrEnum):
@@ -53,6 +54,11 @@ class DeployOut(BaseModel):
         " mode, airflow_version, reason, allow_import_errors, errors [{file, error}],"
         " new_errors",
     )
+    marked_bad: MarkedBadOut | None = None
+    reached_healthy_at: datetime | None = None
+    automatic: bool = False
+    cleared_hold: bool = False
+    freeze_override_reason: str | None = None
 
 
 class DeployList(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from tarmac.access import roles
 from tarmac.access.principal import Principal
+from tarmac.db.base import utcnow
 from tarmac.deployments.models import Deployment
 from tarmac.deployments.schemas import DagDeployMode
 from tarmac.deployments.service import get_deployment
@@ -19,7 +20,7 @@ from tarmac.deploys.image_refs import check_image_ref
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy, live_deploy
 from tarmac.deploys.recording import record_and_make_live
-from tarmac.deploys.schemas import CurrentDags, DeployOut, DeployType
+from tarmac.deploys.schemas import CurrentDags, DeployOut, DeployStatus, DeployType
 from tarmac.errors import (
     DagDeployDisabled,
     DeployInProgress,
@@ -30,6 +31,10 @@ from tarmac.errors import (
 from tarmac.installation.flags import InstallationFlags
 from tarmac.runtime_backends.base import RuntimeBackend
 from tarmac.runtimes.catalog import RuntimeCatalog
+from tarmac.safe_ops.deploy_checks import check_plain_deploy, record_waivers, waived_event_fields
+from tarmac.safe_ops.gates import GateRequest, HoldFacts
+from tarmac.safe_ops.hold import hold_facts
+from tarmac.safe_ops.schemas import marked_bad_out
 
 if TYPE_CHECKING:
     from tarmac.import_checks.service import DeployGate
@@ -45,6 +50,7 @@ class DeployRequest:
     image: str | None
     runtime_version: str | None
     bundle_sha256: str | None
+    gates: GateRequest = field(default_factory=GateRequest)
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,31 @@ def check_deploy_request(
     has_bundle: bool,
     flags: InstallationFlags,
     catalog: RuntimeCatalog,
+    hold: HoldFacts | None,
 ) -> None:
-    """Every refusal a deploy can get from its request and the Deployment alone."""
+    """Every refusal a deploy can get from its request, the Deployment and its hold."""
+    _check_request_shape(
+        deployment,
+        principal=principal,
+        request=request,
+        has_bundle=has_bundle,
+        flags=flags,
+        catalog=catalog,
+    )
+    check_plain_deploy(
+        deployment, hold=hold, principal=principal, request=request.gates, now=utcnow()
+    )
+
+
+def _check_request_shape(
+    deployment: Deployment,
+    *,
+    principal: Principal,
+    request: DeployRequest,
+    has_bundle: bool,
+    flags: InstallationFlags,
+    catalog: RuntimeCatalog,
+) -> None:
     if request.type is DeployType.DAG_ONLY:
         principal.require(roles.DAGS_PUSH, deployment_id=deployment.id)
         if (
@@ -143,6 +172,7 @@ def create_deploy(
         has_bundle=request.bundle_sha256 is not None,
         flags=flags,
         catalog=catalog,
+        hold=hold_facts(session, deployment),
     )
     state = _next_code_state(session, deployment=deployment, request=request, catalog=catalog)
     if gate is not None and (gate.bundle_sha256, gate.airflow_version) != (
@@ -153,6 +183,7 @@ def create_deploy(
             "another deploy changed the Deployment while this one's DAGs were checked; "
             "send it again"
         )
+    waived = waived_event_fields(deployment, request=request.gates, now=utcnow())
     deploy = record_and_make_live(
         session,
         backend=backend,
@@ -164,7 +195,12 @@ def create_deploy(
         idempotency_key=idempotency_key,
         dags=gate.dags if gate else None,
         import_check=gate.import_check if gate else None,
+        event_extra={"waived": waived} if waived else None,
     )
+    if deploy.status == DeployStatus.DEPLOYED.value and waived:
+        record_waivers(
+            session, deployment=deployment, deploy=deploy, actor=principal.username, waived=waived
+        )
     return DeployResult(deploy=deploy, deployment=deployment, replayed=False)
 
 
@@ -323,12 +359,14 @@ _COLUMNS = frozenset(Deploy.__table__.columns.keys())
 
 def deploy_out(deploy: Deploy, deployment: Deployment) -> DeployOut:
     """A deploy as the API shows it: its own columns, and whether it is the live one."""
-    # Fields that are not columns (is_current, dag_ids, the reported rollout) are derived.
+    # Fields that are not columns are derived: is_current, dag_ids, marked_bad (and the
+    # reported rollout, filled by the routes).
     columns = {name: getattr(deploy, name) for name in DeployOut.model_fields if name in _COLUMNS}
     return DeployOut(
         **columns,
         is_current=deploy.id == deployment.current_deploy_id,
         dag_ids=sorted(deploy.dags) if deploy.dags is not None else None,
+        marked_bad=marked_bad_out(deploy),
     )
 
 

@@ -30,6 +30,18 @@ class DeploymentFacts:
 
 
 @dataclass(frozen=True)
+class MarkedBad:
+    """Someone marked a deploy bad: who, when and why."""
+
+    reason: str
+    by: str | None
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "by": self.by, "at": self.at.isoformat()}
+
+
+@dataclass(frozen=True)
 class DeployFacts:
     """One deploy of the history, with its full (inherited) code state."""
 
@@ -46,6 +58,7 @@ class DeployFacts:
     status: DeployStatus = DeployStatus.DEPLOYED
     # {dag_id: file} as the import gate found it; None when the deploy was never checked.
     dags: Mapping[str, str] | None = None
+    marked_bad: MarkedBad | None = None
 
     def __post_init__(self) -> None:
         # Age is compared with an aware ``now``; a naive time would shift by the UTC offset.

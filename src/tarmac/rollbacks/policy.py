@@ -23,6 +23,9 @@ PUSH_PERMISSIONS = frozenset({"deployment.images.push", "system.deployments.imag
 ROLLBACK_DEPLOY_MODES = frozenset({DagDeployMode.IMAGE, DagDeployMode.DAG_DEPLOY})
 """Rule 6: nfs and git_sync Deployments cannot roll back."""
 
+MARKED_BAD = "marked_bad"
+"""The acknowledgement that lets a rollback land on a deploy marked bad."""
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -80,6 +83,7 @@ def decide_rollback(
         _toggle_refusal(deployment),
         _mechanism_refusal(deployment),
         _status_refusal(target),
+        _marked_bad_refusal(target=target, acknowledged=acknowledged),
         _age_refusal(target=target, flags=flags, now=now),
         _runtime_refusal(deployment=deployment, target=target, live=live, catalog=catalog),
         *_request_refusals(description=trimmed, acknowledged=acknowledged, dry_run=dry_run),
@@ -173,6 +177,22 @@ def _status_refusal(target: DeployFacts) -> Refusal | None:
     )
 
 
+def _marked_bad_refusal(*, target: DeployFacts, acknowledged: frozenset[str]) -> Refusal | None:
+    if target.marked_bad is None or MARKED_BAD in acknowledged:
+        return None
+    mark = target.marked_bad
+    return Refusal(
+        "deploy_marked_bad",
+        f"Deploy #{target.seq} was marked bad by {mark.by or 'unknown'}: {mark.reason}."
+        f" Acknowledge {MARKED_BAD} to roll back to it anyway.",
+        {
+            "deploy_id": target.id,
+            "marked_bad": mark.to_json(),
+            "acknowledge": MARKED_BAD,
+        },
+    )
+
+
 def _age_refusal(*, target: DeployFacts, flags: InstallationFlags, now: datetime) -> Refusal | None:
     max_age = timedelta(days=flags.cleanup_older_than_days)
     # Strict: with olderThan 0 every existing deploy is too old (rule 4).
@@ -253,7 +273,7 @@ def _request_refusals(
                 {"field": "description", "max_length": MAX_DESCRIPTION_LENGTH},
             )
         )
-    unknown = sorted(acknowledged - ACKNOWLEDGEABLE_WARNINGS)
+    unknown = sorted(acknowledged - ACKNOWLEDGEABLE_WARNINGS - {MARKED_BAD})
     if unknown:
         refusals.append(
             Refusal(
@@ -262,7 +282,7 @@ def _request_refusals(
                 {
                     "field": "acknowledge",
                     "unknown": unknown,
-                    "allowed": sorted(ACKNOWLEDGEABLE_WARNINGS),
+                    "allowed": sorted(ACKNOWLEDGEABLE_WARNINGS | {MARKED_BAD}),
                 },
             )
         )

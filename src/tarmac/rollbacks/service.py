@@ -26,11 +26,13 @@ from tarmac.events.ecs import ecs_event
 from tarmac.events.service import record_event
 from tarmac.import_checks.service import inherited_check
 from tarmac.installation.flags import InstallationFlags
-from tarmac.rollbacks.facts import DeployFacts, DeploymentFacts
+from tarmac.rollbacks.facts import DeployFacts, DeploymentFacts, MarkedBad
 from tarmac.rollbacks.policy import RollbackDecision, decide_rollback, raise_first_refusal
 from tarmac.rollouts.models import RuntimeStatus
 from tarmac.runtime_backends.base import RuntimeBackend
 from tarmac.runtimes.catalog import RuntimeCatalog
+from tarmac.safe_ops.hold import set_hold_after_rollback
+from tarmac.safe_ops.last_good import LAST_GOOD, find_last_good
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,11 @@ def deploy_facts(deploy: Deploy) -> DeployFacts:
         pinned=deploy.pinned,
         status=DeployStatus(deploy.status),
         dags=deploy.dags,
+        marked_bad=MarkedBad(
+            reason=deploy.marked_bad_reason or "", by=deploy.marked_bad_by, at=deploy.marked_bad_at
+        )
+        if deploy.marked_bad_at is not None
+        else None,
     )
 
 
@@ -92,7 +99,15 @@ def decide(
     now: datetime,
 ) -> tuple[RollbackDecision, Deploy]:
     """Load the facts of one rollback and let the pure policy decide."""
-    target = find_deploy(session, deployment_id=deployment.id, ref=target_deploy_id)
+    if target_deploy_id == LAST_GOOD:
+        target = find_last_good(session, deployment=deployment)
+        if target is None:
+            raise NotFound(
+                "no good deploy before the live one (DEPLOYED, not marked bad, other code)",
+                deploy_id=LAST_GOOD,
+            )
+    else:
+        target = find_deploy(session, deployment_id=deployment.id, ref=target_deploy_id)
     if target is None:
         raise NotFound("no such deploy", deploy_id=target_deploy_id)
     live = live_deploy(session, deployment)
@@ -197,6 +212,10 @@ def execute_rollback(
         dags=dags,
         import_check=import_check,
     )
+    if deploy.status == DeployStatus.DEPLOYED.value:
+        set_hold_after_rollback(
+            session, deployment=deployment, rollback=deploy, actor=principal.username
+        )
     return RollbackResult(plan=decision.plan.to_json(), deploy=deploy, deployment=deployment)
 
 

@@ -16,12 +16,14 @@ from tarmac.rollouts import service, snapshots
 from tarmac.rollouts.schemas import (
     DesiredRuntime,
     RestoreAccepted,
+    RolloutState,
     RuntimeReport,
     RuntimeStatusOut,
     SnapshotIn,
     SnapshotList,
     SnapshotOut,
 )
+from tarmac.safe_ops.auto_rollback import auto_rollback_after_report
 
 router = APIRouter(prefix="/api/v1/deployments/{deployment_id}", tags=["runtime"])
 
@@ -52,6 +54,14 @@ def report_runtime(
         lock_timeout_seconds=installation.settings.deploy_lock_timeout_seconds,
     )
     commit(session, installation)
+    if report.state is RolloutState.FAILED and report.rollout_deploy_id:
+        # Opt-in per Deployment: mark the failed deploy bad, hold, roll back once.
+        auto_rollback_after_report(
+            installation,
+            deployment_id=deployment_id,
+            deploy_id=report.rollout_deploy_id,
+            reason=report.error or "its runtime rollout failed",
+        )
     return out
 
 

@@ -37,6 +37,7 @@ from tarmac.rollouts.schemas import (
 )
 from tarmac.rollouts.snapshots import finish_restore, kept_snapshot_locations, snapshot_out
 from tarmac.runtime_backends.base import RuntimeBackend
+from tarmac.safe_ops.last_good import record_reached_healthy
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,10 @@ def record_report(
     status.reported_at = utcnow()
     if report.restored_snapshot_id and report.restored_snapshot_id == status.restore_snapshot_id:
         finish_restore(session, status, report.restored_snapshot_id, principal)
+    healthy = bool(report.components) and all(c.healthy for c in report.components)
+    if report.state is RolloutState.RUNNING and report.reached_deploy_id and healthy:
+        reached = _deploy_of(session, deployment_id, report.reached_deploy_id)
+        record_reached_healthy(session, deploy=reached, at=utcnow())
     if report.state is RolloutState.FAILED and report.rollout_deploy_id:
         _fail_rollout(session, deployment, report, backend=backend, actor=principal.username)
     elif report.state.value != previous_state:

@@ -18,6 +18,9 @@ from tarmac.rollbacks.policy import Refusal
 from tarmac.rollbacks.service import deploy_facts, deployment_facts
 from tarmac.rollbacks.targets import HistoryTargets, check_targets
 from tarmac.runtimes.catalog import RuntimeCatalog, RuntimeVersion
+from tarmac.safe_ops.gates import HoldFacts
+from tarmac.safe_ops.hold import hold_facts
+from tarmac.safe_ops.last_good import find_last_good
 
 TOGGLE_CODES = frozenset({"rollback_not_enabled"})
 """Refusals the user can fix in Settings; the Deploy button stays so the dialog says how."""
@@ -49,6 +52,9 @@ class HistoryPage:
     notices: tuple[Refusal, ...]
     can_configure: bool
     can_pin: bool
+    hold: HoldFacts | None = None
+    can_deploy: bool = False  # may clear the hold and mark deploys bad
+    last_good: Deploy | None = None
 
 
 def build_history_page(
@@ -87,6 +93,13 @@ def build_history_page(
         notices=targets.deployment_refusals,
         can_configure=principal.has(roles.CONFIG_UPDATE, deployment_id=deployment.id),
         can_pin=principal.has(roles.DEPLOYS_PIN, deployment_id=deployment.id),
+        hold=hold_facts(db, deployment),
+        can_deploy=principal.has(roles.IMAGES_PUSH, deployment_id=deployment.id)
+        or principal.has(roles.DAGS_PUSH, deployment_id=deployment.id),
+        # The shortcut shows only where a rollback could go ahead (or the dialog says how).
+        last_good=find_last_good(db, deployment=deployment)
+        if targets.only_blocked_by(TOGGLE_CODES)
+        else None,
     )
 
 
@@ -118,6 +131,8 @@ def _reason(refusal: Refusal, *, is_live: bool) -> RowReason:
         label = f"Older than {refusal.details.get('older_than_days')} days"
     elif refusal.code == "runtime_unsupported":
         label = "Runtime below 5.0.0"
+    elif refusal.code == "deploy_marked_bad":
+        label = "Marked bad"
     elif refusal.code == "already_current":
         label = "Live now" if is_live else "Same code as live"
     else:

@@ -56,7 +56,11 @@ def test_agents_follow_deploys_roll_back_at_once_and_survive_an_outage(
         assert wait_until(shows(agents, V2), timeout=SETTLE_DEADLINE), agents[0].log()
         deploy_dags(client, dep_id, V3)
         assert wait_until(shows(agents, V3), timeout=SETTLE_DEADLINE), agents[0].log()
-        patched = client.patch(f"/api/v1/deployments/{dep_id}", json={"rollback_enabled": True})
+        # Holds off: the deploy after the rollback is about agents, not the hold.
+        patched = client.patch(
+            f"/api/v1/deployments/{dep_id}",
+            json={"rollback_enabled": True, "rollback_hold_enabled": False},
+        )
         assert patched.status_code == 200, patched.text
 
         response = client.post(

@@ -17,7 +17,9 @@ from tarmac.errors import TarmacError
 from tarmac.installation.context import Installation
 from tarmac.rollbacks.perform import perform_rollback
 from tarmac.rollbacks.plan import ACKNOWLEDGEABLE_WARNINGS
+from tarmac.rollbacks.policy import MARKED_BAD
 from tarmac.rollbacks.service import RollbackRequest, preview_rollback
+from tarmac.safe_ops.schemas import marked_bad_out
 from tarmac.ui.auth import CheckedForm, UiPrincipal
 from tarmac.ui.forms import text_field, text_fields
 from tarmac.ui.rendering import render
@@ -69,7 +71,7 @@ def confirm_rollback(
             request=RollbackRequest(
                 description=description,
                 dry_run=False,
-                acknowledge=frozenset(ticked & ACKNOWLEDGEABLE_WARNINGS),
+                acknowledge=frozenset(ticked & (ACKNOWLEDGEABLE_WARNINGS | {MARKED_BAD})),
             ),
             idempotency_key=text_field(form, "idempotency_key") or None,
         )
@@ -104,12 +106,15 @@ def _dialog(
         target, deployment = get_deploy(
             db, principal=principal, deployment_id=deployment_id, deploy_id=deploy_id
         )
+        # A bad mark is a box to tick in the dialog, not a dead end: preview past it.
         decision = preview_rollback(
             db,
             principal=principal,
             deployment_id=deployment_id,
             target_deploy_id=deploy_id,
-            request=RollbackRequest(description=None, dry_run=True, acknowledge=frozenset()),
+            request=RollbackRequest(
+                description=None, dry_run=True, acknowledge=frozenset({MARKED_BAD})
+            ),
             flags=installation.flags,
             catalog=installation.catalog,
         )
@@ -130,4 +135,5 @@ def _dialog(
             idempotency_key=uuid.uuid4().hex,
             dag_files_shown=DAG_FILES_SHOWN,
             can_configure=principal.has(roles.CONFIG_UPDATE, deployment_id=deployment_id),
+            marked_bad=marked_bad_out(target),
         )

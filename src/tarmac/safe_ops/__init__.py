@@ -1,0 +1,1 @@
+"""Operating safely: rollback hold, bad marks, last good, freeze windows, auto rollback."""
