@@ -245,6 +245,10 @@ def test_a_downgrade_that_airflow_fails_restores_the_snapshot_then_the_repair_le
     ), runtime.log()
     record = client.get(f"/api/v1/deployments/{deployment_id}/deploys/{d3}").json()
     assert "airflow db downgrade failed" in record["failure_reason"]
+    assert (
+        "UNIQUE constraint failed: _alembic_tmp_task_instance_history.id"
+        in (record["failure_reason"])
+    )
     assert client.get(f"/api/v1/deployments/{deployment_id}").json()["current_deploy_id"] == d2
     runtime.wait_running(d2, airflow=AIRFLOW_3[1])
     assert runtime.component_info("scheduler")["airflow_version"] == AIRFLOW_3[1]
@@ -274,6 +278,9 @@ def test_a_runtime_side_killed_after_the_downgrade_recovers_to_one_consistent_st
     client = server.client()
     d1 = image_deploy(client, deployment_id, AIRFLOW_2[0], "v1")
     d2 = image_deploy(client, deployment_id, AIRFLOW_3[0], "v2")
+    runtime.start()
+    runtime.wait_running(d2, airflow=AIRFLOW_3[1])
+    runtime.stop()
     runtime.start(env={"TARMAC_FAILPOINTS": "runtime_after_migrate"})
     runtime.wait_running(d2, airflow=AIRFLOW_3[1])
     response = rollback(client, deployment_id, d1, acknowledge=["data_loss"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -48,6 +49,13 @@ def _process_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def _last_error(log_path: Path) -> str:
-    lines = log_path.read_text(errors="replace").splitlines()[-60:]
-    errors = [line for line in lines if "Error" in line or "error" in line]
+    """The exception line of the command's traceback (``…Error: what``), else its last line."""
+    lines = log_path.read_text(errors="replace").splitlines()[-200:]
+    raised = [line.strip() for line in lines if _EXCEPTION_LINE.match(line.strip())]
+    if raised:
+        return raised[-1][:1500]
+    errors = [line for line in lines if "error" in line.lower()]
     return (errors[-1] if errors else (lines[-1] if lines else "no output"))[:1500]
+
+
+_EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception)(: |\b)")
