@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tarmac.local_runtime.environments import EnvironmentSpec
 from tarmac.local_runtime.layout import RuntimeHome
 from tarmac.runtimes.versions import parse_airflow_version
 
@@ -46,6 +47,11 @@ class AirflowSettings:
     @property
     def sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def environment_spec(self, airflow_version: str) -> EnvironmentSpec:
+        """Airflow, plus the PostgreSQL driver Airflow needs when the database is one."""
+        extra = () if self.sqlite else ("psycopg2-binary",)
+        return EnvironmentSpec(airflow_version=airflow_version, extra_requirements=extra)
 
     def components(self, airflow_version: str, wanted: tuple[str, ...] | None) -> tuple[str, ...]:
         return components_for(airflow_version, wanted, sqlite=self.sqlite)

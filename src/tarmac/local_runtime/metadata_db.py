@@ -32,9 +32,12 @@ class MetadataDatabase:
     """One Deployment's metadata database, addressed by its SQLAlchemy URL."""
 
     def __init__(self, url: str, *, snapshots_dir: Path) -> None:
-        self.url = url
+        parsed = make_url(url)
+        if parsed.drivername == "postgresql":  # Airflow's psycopg2 URL; tarmac has psycopg 3
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self.url = parsed.render_as_string(hide_password=False)
         self.snapshots_dir = snapshots_dir
-        self._parsed = make_url(url)
+        self._parsed = parsed
 
     @property
     def is_sqlite(self) -> bool:

@@ -102,7 +102,7 @@ class LocalRuntime:
         state = self.journal.read()
         if desired.deploy_id is None or desired.deploy_id in state.failed_deploy_ids:
             return
-        spec = EnvironmentSpec(airflow_version=desired.airflow_version)
+        spec = self.settings.environment_spec(desired.airflow_version)
         found = self.envs.find(spec)
         target = self._target(desired, found.digest if found else "")
         reached = state.reached
@@ -373,7 +373,7 @@ class LocalRuntime:
     def _environment_of(self, reached: Reached | None) -> Environment | None:
         if reached is None:
             return None
-        return self.envs.find(EnvironmentSpec(airflow_version=reached.airflow_version))
+        return self.envs.find(self.settings.environment_spec(reached.airflow_version))
 
     def _airflow_env(self, airflow_version: str) -> dict[str, str]:
         return self.settings.environment(airflow_version, deployment_env=self._env_vars)
