@@ -41,7 +41,7 @@ def check_webhook_url(
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise WebhookUrlRefused("the webhook URL has an invalid port", url=url) from None
-    server_addresses = set(resolve(server[0])) if server else set()
+    server_addresses = _server_addresses(server[0]) if server else set()
     for address in resolve(host):
         reason = refusal(address, allow_loopback=allow_loopback)
         if reason is None and server and port == server[1] and address in server_addresses:
@@ -65,14 +65,22 @@ def refusal(address: IPAddress, *, allow_loopback: bool) -> str | None:
     return None
 
 
+def _server_addresses(host: str) -> set[IPAddress]:
+    return set(resolve(host))
+
+
 def resolve(host: str) -> list[IPAddress]:
-    """The addresses of ``host`` (an IP literal resolves to itself)."""
+    """The addresses of ``host`` (an IP literal resolves to itself); none if it doesn't resolve.
+
+    A name that does not resolve (yet) is accepted: nothing can be called through it, and
+    the check runs again before each delivery.
+    """
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
         pass
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise WebhookUrlRefused(f"cannot resolve {host}: {exc}", url=host) from None
+    except OSError:
+        return []
     return sorted({ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}, key=str)
