@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
 from tarmac.db.engine import make_engine
@@ -135,3 +136,22 @@ def test_stats_of_an_empty_history_and_bad_periods(api: Api) -> None:
         response = api.get(f"/api/v1/deployments/{dep['id']}/stats", params={"days": days})
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_prometheus_shows_each_deployments_thirty_day_figures(
+    api: Api, database_url: str, now: datetime
+) -> None:
+    dep_id = seed(api, database_url, now)
+    release = api.ok(api.get(f"/api/v1/deployments/{dep_id}"))["release_name"]
+    text = api.as_token(None).get("/metrics").text
+    samples = {
+        (s.name, s.labels.get("deployment")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("tarmac_dora_")
+    }
+    assert samples[("tarmac_dora_deploys", release)] == 4
+    assert samples[("tarmac_dora_rollbacks", release)] == 3
+    assert samples[("tarmac_dora_change_failure_rate", release)] == 0.5
+    assert samples[("tarmac_dora_time_to_restore_median_seconds", release)] == 3600.0
+    assert samples[("tarmac_dora_lead_time_median_seconds", release)] == 7200.0

@@ -50,7 +50,32 @@ def _check_days(days: int) -> int:
 
 
 def _stats(session: Session, *, deployment_ids: list[str], days: int, now: datetime) -> DoraStats:
-    since = now - timedelta(days=days)
+    facts, failed = load_facts(
+        session, deployment_ids=deployment_ids, since=now - timedelta(days=days)
+    )
+    return dora_stats(facts, until=now, days=days, failed_at=[at for _, at in failed])
+
+
+def stats_by_deployment(session: Session, *, days: int, now: datetime) -> dict[str, DoraStats]:
+    """Every Deployment's figures, from one load of the facts (for Prometheus)."""
+    ids = list(session.scalars(select(Deployment.id)))
+    facts, failed = load_facts(session, deployment_ids=ids, since=now - timedelta(days=days))
+    return {
+        deployment_id: dora_stats(
+            [f for f in facts if f.deployment_id == deployment_id],
+            until=now,
+            days=days,
+            failed_at=[at for d, at in failed if d == deployment_id],
+        )
+        for deployment_id in ids
+    }
+
+
+def load_facts(
+    session: Session, *, deployment_ids: list[str], since: datetime
+) -> tuple[list[DeployFacts], list[tuple[str, datetime]]]:
+    """Deploys finished since ``since``, plus each Deployment's last live one before it;
+    and the FAILED deploys as (deployment id, when)."""
     columns = (
         Deploy.deployment_id,
         Deploy.seq,
@@ -61,7 +86,7 @@ def _stats(session: Session, *, deployment_ids: list[str], days: int, now: datet
         DeployGit.committed_at,
     )
     facts: list[DeployFacts] = []
-    failed_at: list[datetime] = []
+    failed_at: list[tuple[str, datetime]] = []
     for chunk in _chunks(deployment_ids, 500):
         in_chunk = Deploy.deployment_id.in_(chunk)
         # The last deploy live before the period, per Deployment: what an early rollback replaced.
@@ -90,7 +115,7 @@ def _stats(session: Session, *, deployment_ids: list[str], days: int, now: datet
         for row in rows:
             deployed = row.status == DeployStatus.DEPLOYED.value
             if row.status == DeployStatus.FAILED.value and row.finished_at is not None:
-                failed_at.append(row.finished_at)
+                failed_at.append((row.deployment_id, row.finished_at))
             facts.append(
                 DeployFacts(
                     deployment_id=row.deployment_id,
@@ -100,7 +125,7 @@ def _stats(session: Session, *, deployment_ids: list[str], days: int, now: datet
                     committed_at=row.committed_at,
                 )
             )
-    return dora_stats(facts, until=now, days=days, failed_at=failed_at)
+    return facts, failed_at
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
