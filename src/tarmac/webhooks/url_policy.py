@@ -58,10 +58,14 @@ def refusal(address: IPAddress, *, allow_loopback: bool) -> str | None:
         return "a cloud metadata address"
     if address.is_link_local:
         return "a link-local address"
+    if address.is_loopback:  # before is_reserved: ::1 lies in IPv6's reserved ::/8
+        return (
+            None
+            if allow_loopback
+            else ("a loopback address (set TARMAC_WEBHOOK_ALLOW_LOOPBACK to allow)")
+        )
     if address.is_unspecified or address.is_multicast or address.is_reserved:
         return "not a unicast address"
-    if address.is_loopback and not allow_loopback:
-        return "a loopback address (set TARMAC_WEBHOOK_ALLOW_LOOPBACK to allow)"
     return None
 
 
