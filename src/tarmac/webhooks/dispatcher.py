@@ -20,9 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tarmac.db.base import utcnow
@@ -70,8 +72,9 @@ def fan_out(engine: Engine, *, batch: int = 200) -> int:
             .order_by(EventRecord.id)
             .limit(batch)
         )
-        if engine.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        # No row locks on events: the event log writer claims them with SKIP LOCKED and
+        # must not pass over them. Two processes fanning out the same event collide on
+        # the (webhook_id, event_id) unique key instead; the loser rolls back.
         events = list(session.scalars(query))
         if not events:
             return 0
@@ -100,7 +103,11 @@ def fan_out(engine: Engine, *, batch: int = 200) -> int:
                         )
                     )
                     made += 1
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:  # another process fanned these out first
+            session.rollback()
+            return 0
     return made
 
 
@@ -205,12 +212,26 @@ def _record(
 def dispatch_round(
     engine: Engine, *, client: httpx.Client, secrets: SecretBox, policy: RetryPolicy
 ) -> int:
-    """Fan out new events, then deliver what is due; returns deliveries the receivers took."""
-    fan_out(engine)
+    """Fan out new events, then deliver what is due; returns deliveries the receivers took.
+
+    Reads first, so an idle round never takes SQLite's write lock from deploys.
+    """
+    if _exists(engine, select(EventRecord.id).where(EventRecord.webhooks_at.is_(None))):
+        fan_out(engine)
+    due = select(WebhookDelivery.id).where(
+        WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= utcnow()
+    )
+    if not _exists(engine, due):
+        return 0
     return sum(
         deliver(engine, delivery_id=i, client=client, secrets=secrets, policy=policy)
         for i in claim_due(engine)
     )
+
+
+def _exists(engine: Engine, query: Select[Any]) -> bool:
+    with Session(engine) as session:
+        return session.execute(query.limit(1)).first() is not None
 
 
 class WebhookDispatcher:
