@@ -110,3 +110,58 @@ def test_receiver_down_then_up_gets_the_rollback_once_after_kill_9(tmp_path: Pat
     finally:
         server.stop()
         receiver.stop()
+
+
+def test_two_replicas_deliver_each_event_once(database_url: str, tmp_path: Path) -> None:
+    replicas = [
+        ServerProcess(data_dir=tmp_path / "data", database_url=database_url, env=ENV)
+        for _ in range(2)
+    ]
+    for replica in replicas:
+        replica.start()
+    try:
+        with WebhookReceiver() as receiver:
+            with replicas[0].client() as client:
+                dep = ok(
+                    client.post(
+                        "/api/v1/deployments",
+                        json={
+                            "name": "shared",
+                            "runtime_version": "12.4.0",
+                            "dag_deploy_mode": "dag_deploy",
+                        },
+                    ),
+                    201,
+                )
+                ok(
+                    client.post(
+                        f"/api/v1/deployments/{dep['id']}/webhooks",
+                        json={"url": receiver.url, "events": ["deploy.created"], "secret": SECRET},
+                    ),
+                    201,
+                )
+            for n in range(8):
+                with replicas[n % 2].client() as client:
+                    ok(
+                        client.post(
+                            f"/api/v1/deployments/{dep['id']}/deploys",
+                            data={"type": "DAG_ONLY"},
+                            files={"dags": ("d.tgz", make_bundle({f"d{n}.py": f"# {n}\n"}), "x")},
+                        ),
+                        201,
+                    )
+            with replicas[1].client() as client:
+                path = f"/api/v1/deployments/{dep['id']}/webhooks"
+                hook_id = ok(client.get(path))["items"][0]["id"]
+                wait_for(
+                    lambda: (
+                        [d["status"] for d in deliveries(client, dep["id"], hook_id)]
+                        == ["delivered"] * 8
+                    ),
+                    what="eight deliveries",
+                )
+            ids = [r.headers["X-Tarmac-Event-Id"] for r in receiver.received]
+            assert len(ids) == len(set(ids)) == 8
+    finally:
+        for replica in replicas:
+            replica.stop()
