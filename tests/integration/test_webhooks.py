@@ -193,3 +193,20 @@ def test_slack_payload_and_installation_wide_webhook(database_url: str, tmp_path
         assert {r.headers["X-Tarmac-Event"] for r in receiver.received} == {"deploy.created"}
         items = api.ok(api.get(f"/api/v1/webhooks/{hook['id']}/deliveries"))["items"]
         assert len(items) == 2 and history.id
+
+
+def test_delete_a_webhook_and_its_log_goes_with_it(api: Api) -> None:
+    dep = api.new_deployment()
+    hook = subscribe(api, dep["id"], "https://hooks.example.com/x", ["deploy.created"])
+    path = f"/api/v1/deployments/{dep['id']}/webhooks/{hook['id']}"
+    other = api.new_deployment("other")
+    assert (
+        api.request(
+            "DELETE", f"/api/v1/deployments/{other['id']}/webhooks/{hook['id']}"
+        ).status_code
+        == 404
+    )
+    assert api.request("DELETE", path).status_code == 204
+    assert api.ok(api.get(f"/api/v1/deployments/{dep['id']}/webhooks"))["items"] == []
+    assert api.get(f"{path}/deliveries").status_code == 404
+    assert api.request("DELETE", path).status_code == 404
