@@ -1,8 +1,10 @@
-"""DORA figures per Deployment over the last 30 days, computed at each Prometheus scrape."""
+"""DORA figures per Deployment over the last 30 days, for Prometheus (cached for a minute)."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -31,13 +33,26 @@ _FAMILIES = {
 class DoraCollector(Collector):
     """One gauge per figure, labelled by Deployment release name; NaN-free (absent = unknown)."""
 
-    def __init__(self, *, engine: Engine) -> None:
+    def __init__(self, *, engine: Engine, cache_seconds: float = 60.0) -> None:
         self.engine = engine
+        self.cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[Metric]] | None = None
 
     def describe(self) -> Iterable[Metric]:
         return list(_families().values())  # names only: no query on register
 
     def collect(self) -> Iterable[Metric]:
+        # The figures move slowly and cost a scan of 30 days of deploys (docs/benchmarks.md):
+        # scrapes within ``cache_seconds`` of the last one reuse it.
+        with self._lock:
+            if self._cached and time.monotonic() - self._cached[0] < self.cache_seconds:
+                return self._cached[1]
+            metrics = self._compute()
+            self._cached = (time.monotonic(), metrics)
+            return metrics
+
+    def _compute(self) -> list[Metric]:
         families = _families()
         try:
             with Session(self.engine) as session:
