@@ -13,10 +13,12 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class DeployFacts:
+class DeployFacts(NamedTuple):
+    """What the figures need of one deploy (a tuple: histories can hold 100,000s)."""
+
     deployment_id: str
     seq: int
     live_at: datetime | None  # None: never went live (FAILED)

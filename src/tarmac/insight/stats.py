@@ -17,6 +17,8 @@ from tarmac.errors import InvalidRequest
 from tarmac.insight.dora import DeployFacts, DoraStats, dora_stats
 
 MAX_DAYS = 365
+DEPLOYED = DeployStatus.DEPLOYED.value
+FAILED = DeployStatus.FAILED.value
 
 
 def deployment_stats(
@@ -112,17 +114,16 @@ def load_facts(
                 )
             )
         )
-        for row in rows:
-            deployed = row.status == DeployStatus.DEPLOYED.value
-            if row.status == DeployStatus.FAILED.value and row.finished_at is not None:
-                failed_at.append((row.deployment_id, row.finished_at))
+        for deployment_id, seq, status, finished_at, _, rollback_from_id, committed_at in rows:
+            if status == FAILED and finished_at is not None:
+                failed_at.append((deployment_id, finished_at))
             facts.append(
                 DeployFacts(
-                    deployment_id=row.deployment_id,
-                    seq=row.seq,
-                    live_at=row.finished_at if deployed else None,
-                    is_rollback=row.rollback_from_id is not None,
-                    committed_at=row.committed_at,
+                    deployment_id,
+                    seq,
+                    finished_at if status == DEPLOYED else None,
+                    rollback_from_id is not None,
+                    committed_at,
                 )
             )
     return facts, failed_at
