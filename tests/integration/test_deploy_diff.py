@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 from tarmac.insight.file_diff import MAX_FILE_BYTES
-from tests.support.bundles import make_bundle
+from tests.support.bundles import dag_file, make_bundle
 from tests.support.server import Api
 
 
@@ -18,14 +18,16 @@ def huge_text(seed: int) -> str:
 
 OLD = {
     "etl.py": "import os\n\nSCHEDULE = '@daily'\nRETRIES = 1\n",
-    "gone.py": "# removed later\n",
+    "gone.py": dag_file("gone_dag"),
+    "renamed.py": dag_file("old_name"),
     "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00old",
     "big.sql": huge_text(1),
     "same.py": "# unchanged\n",
 }
 NEW = {
     "etl.py": "import os\n\nSCHEDULE = '@hourly'\nRETRIES = 1\n",
-    "added.py": "# new\n",
+    "added.py": dag_file("fresh_dag"),
+    "renamed.py": dag_file("new_name"),
     "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00new",
     "big.sql": huge_text(2),
     "same.py": "# unchanged\n",
@@ -61,7 +63,11 @@ def test_diff_names_added_removed_changed_and_diffs_text(api: Api) -> None:
     assert diff["dag_files"] == {
         "added": ["added.py"],
         "removed": ["gone.py"],
-        "changed": ["big.sql", "etl.py", "logo.png"],
+        "changed": ["big.sql", "etl.py", "logo.png", "renamed.py"],
+    }
+    assert diff["dag_ids"] == {
+        "appeared": ["fresh_dag", "new_name"],
+        "disappeared": ["gone_dag", "old_name"],
     }
     by_path = {f["path"]: f for f in diff["file_diffs"]}
     etl = by_path["etl.py"]
@@ -84,6 +90,7 @@ def test_diff_by_sequence_number_and_in_reverse(api: Api) -> None:
     assert diff["from"]["id"] == b["id"] and diff["to"]["id"] == a["id"]
     assert diff["dag_files"]["added"] == ["gone.py"]
     assert diff["dag_files"]["removed"] == ["added.py"]
+    assert diff["dag_ids"]["appeared"] == ["gone_dag", "old_name"]
 
 
 def test_diff_of_a_deploy_with_itself_is_empty(api: Api) -> None:

@@ -58,6 +58,10 @@ def _print(result: dict[str, Any]) -> None:
     ):
         for path in paths:
             console.print(f"[{colour}]{label:8}[/{colour}] {path}", highlight=False)
+    for dag_id in result["dag_ids"]["appeared"]:
+        console.print(f"[green]DAG +[/green] {dag_id}", highlight=False)
+    for dag_id in result["dag_ids"]["disappeared"]:
+        console.print(f"[red]DAG -[/red] {dag_id}", highlight=False)
     if not any(files.values()):
         console.print("DAG files: no change")
     for file_diff in result["file_diffs"]:

@@ -15,6 +15,7 @@ from tarmac.deploys.git_metadata import git_of, git_out
 from tarmac.deploys.models import BundleRecord, Deploy
 from tarmac.deploys.service import find_deploy
 from tarmac.errors import NotFound
+from tarmac.insight.dag_ids import dag_id_changes, python_files
 from tarmac.insight.file_diff import diff_files, read_files
 
 
@@ -37,10 +38,13 @@ def compare_deploys(
     a = _deploy(session, deployment_id, from_ref)
     b = _deploy(session, deployment_id, to_ref)
     files = diff_manifests(_manifest(session, a), _manifest(session, b))
-    before = after = {}
-    if files.changed and a.bundle_sha256 and b.bundle_sha256:
-        before = read_files(blob_store.open, a.bundle_sha256, files.changed)
-        after = read_files(blob_store.open, b.bundle_sha256, files.changed)
+    # One pass over each bundle: the changed files (for diffs), and the Python files that
+    # leave or arrive (for the DAG ids that disappear or appear).
+    leaving = python_files(files.removed)
+    arriving = python_files(files.added)
+    before = _read(blob_store, a.bundle_sha256, [*files.changed, *leaving])
+    after = _read(blob_store, b.bundle_sha256, [*files.changed, *arriving])
+    changed_py = python_files(files.changed)
     return {
         "from": _summary(a),
         "to": _summary(b),
@@ -55,8 +59,18 @@ def compare_deploys(
             "removed": list(files.removed),
             "changed": list(files.changed),
         },
+        "dag_ids": dag_id_changes(
+            before={p: before.get(p) for p in [*changed_py, *leaving]},
+            after={p: after.get(p) for p in [*changed_py, *arriving]},
+        ),
         "file_diffs": [d.to_json() for d in diff_files(files.changed, before=before, after=after)],
     }
+
+
+def _read(blob_store: BlobStore, sha256: str | None, paths: list[str]) -> dict[str, bytes | None]:
+    if sha256 is None or not paths:
+        return {}
+    return read_files(blob_store.open, sha256, paths)
 
 
 def _deploy(session: Session, deployment_id: str, ref: str) -> Deploy:
