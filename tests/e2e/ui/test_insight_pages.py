@@ -151,6 +151,7 @@ def check_history_and_compare(
     page.get_by_role("button", name="Compare").click()
     expect(page.get_by_role("heading", name="Compare deploy #1 → #6")).to_be_visible()
     expect(page.locator("#state-changes")).to_contain_text("9.1.0")
+    expect(page.locator("#dag-ids")).to_have_text("+ churn")
 
 
 def check_rollback_dialog_link(
