@@ -137,3 +137,59 @@ def test_deploys_diff_prints_the_change(cli_server: ServerProcess, repo: Path) -
     assert as_json["dag_files"]["added"] == ["new.py"]
     missing = run(cli_server, "deploys", "diff", "sales", "1", "9")
     assert missing.exit_code != 0
+
+
+def test_stats_and_webhooks_commands(cli_server: ServerProcess, repo: Path) -> None:
+    assert (
+        run(
+            cli_server,
+            "deployment",
+            "create",
+            "sales",
+            "--runtime",
+            "12.4.0",
+            "--dag-deploy-mode",
+            "dag_deploy",
+        ).exit_code
+        == 0
+    )
+    assert run(cli_server, "deploy", "sales", "--dags", str(repo / "dags")).exit_code == 0
+    figures = json.loads(run(cli_server, "stats", "sales", "--days", "7", "-o", "json").output)
+    assert (figures["days"], figures["deploys"], figures["rollbacks"]) == (7, 1, 0)
+    everything = json.loads(run(cli_server, "stats", "-o", "json").output)
+    assert everything["deploys"] == 1
+    refused = run(
+        cli_server,
+        "webhooks",
+        "add",
+        "sales",
+        "http://169.254.169.254/",
+        "-e",
+        "deploy.created",
+        "--secret",
+        "a-webhook-secret-of-some-length",
+    )
+    assert refused.exit_code == 1
+    assert "webhook_url_refused" in refused.output
+    added = json.loads(
+        run(
+            cli_server,
+            "webhooks",
+            "add",
+            "sales",
+            "https://hooks.example.com/t",
+            "-e",
+            "deploy.created",
+            "-e",
+            "deploy.rollback",
+            "--secret",
+            "a-webhook-secret-of-some-length",
+            "-o",
+            "json",
+        ).output
+    )
+    assert added["events"] == ["deploy.created", "deploy.rollback"]
+    listed = run(cli_server, "webhooks", "list", "sales")
+    assert listed.exit_code == 0 and "hooks.example.com" in listed.output
+    log = run(cli_server, "webhooks", "deliveries", "sales", added["id"], "-o", "json")
+    assert log.exit_code == 0 and json.loads(log.output) == []

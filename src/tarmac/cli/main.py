@@ -9,6 +9,7 @@ from tarmac.cli import (
     deploy_diff,
     deployments,
     deploys,
+    insight,
     pins,
     runtime,
     runtimes,
@@ -46,3 +47,5 @@ app.add_typer(runtimes.app, name="runtimes")
 app.add_typer(runtime.app, name="runtime")
 app.add_typer(runtime.snapshots_app, name="snapshots")
 app.command("status")(runtime.status)
+app.command("stats")(insight.stats)
+app.add_typer(insight.webhooks_app, name="webhooks")
