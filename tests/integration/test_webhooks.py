@@ -10,6 +10,7 @@ import pytest
 
 from tarmac.webhooks.payloads import verify_signature
 from tests.integration.rollback_setup import make_history
+from tests.support.bundles import make_bundle
 from tests.support.server import Api, running_tarmac
 from tests.support.webhook_receiver import WebhookReceiver, free_port, wait_for
 
@@ -210,3 +211,23 @@ def test_delete_a_webhook_and_its_log_goes_with_it(api: Api) -> None:
     assert api.ok(api.get(f"/api/v1/deployments/{dep['id']}/webhooks"))["items"] == []
     assert api.get(f"{path}/deliveries").status_code == 404
     assert api.request("DELETE", path).status_code == 404
+
+
+def test_a_secret_that_no_longer_decrypts_is_logged_and_gives_up(
+    database_url: str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    url = f"http://127.0.0.1:{free_port()}/hook"  # nobody listens: stays pending
+    with running_tarmac(data_dir=data_dir, database_url=database_url, **FAST_RETRIES) as api:
+        dep = api.new_deployment()
+        hook = subscribe(api, dep["id"], url, ["deploy.created"])
+        api.ok(api.deploy(dep["id"], dags=make_bundle({"a.py": "# a\n"})), 201)
+        wait_for(lambda: deliveries(api, dep["id"], hook["id"]), what="a pending delivery")
+    settings = {**FAST_RETRIES, "secret_key": "another-key", "webhook_max_attempts": 3}
+    with running_tarmac(data_dir=data_dir, database_url=database_url, **settings) as api:
+        [gave_up] = wait_for(
+            lambda: [d for d in deliveries(api, dep["id"], hook["id"]) if d["status"] == "failed"],
+            what="the delivery to fail for good",
+        )
+        assert "TARMAC_SECRET_KEY" in gave_up["last_error"]
+        assert gave_up["attempts"] >= 3

@@ -153,16 +153,17 @@ def deliver(
             document=event.document,
             payload_format=webhook.payload_format,
         )
-        headers = delivery_headers(
-            secret=secrets.decrypt(webhook.secret_encrypted),
-            body=body,
-            name=delivery.event_name,
-            event_id=event.id,
-            delivery_id=delivery.id,
-        )
+        secret_token, name, event_id = webhook.secret_encrypted, delivery.event_name, event.id
     status_code: int | None = None
     error: str | None = None
     try:
+        headers = delivery_headers(
+            secret=secrets.decrypt(secret_token),
+            body=body,
+            name=name,
+            event_id=event_id,
+            delivery_id=delivery_id,
+        )
         check_webhook_url(url, allow_loopback=policy.allow_loopback)  # DNS may have changed
         response = client.post(url, content=body, headers=headers)
         status_code = response.status_code
@@ -170,6 +171,8 @@ def deliver(
             error = f"HTTP {status_code}: {response.text[:200]}"
     except WebhookUrlRefused as exc:
         error = exc.message
+    except ValueError as exc:  # the secret no longer decrypts (TARMAC_SECRET_KEY changed)
+        error = str(exc)
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     _record(
