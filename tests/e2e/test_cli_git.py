@@ -93,6 +93,10 @@ def test_deploy_carries_the_commit_and_reports_a_dirty_tree(
     assert dirty.exit_code == 0, dirty.output
     assert "The Git tree is dirty" in dirty.output
     assert head[:12] in dirty.output
+    # For scripts (-o json) the output stays pure JSON; the commit is still sent.
+    (repo / "dags" / "etl.py").write_text(dag_file("etl", marker="scripted"))
+    scripted = run(cli_server, "deploy", "sales", "--dags", str(repo / "dags"), "-o", "json")
+    assert json.loads(scripted.output)["git"]["commit"] == head
 
     (repo / "dags" / "etl.py").write_text(dag_file("etl", marker="again"))
     bare = run(
@@ -107,7 +111,7 @@ def test_deploy_carries_the_commit_and_reports_a_dirty_tree(
     assert f"{head[:10]} (main)" in history.output
 
     listed = json.loads(run(cli_server, "deploys", "list", "sales", "-o", "json").output)
-    assert [d["git"]["commit"] if d["git"] else None for d in listed] == [None, head, head]
+    assert [d["git"]["commit"] if d["git"] else None for d in listed] == [None, head, head, head]
 
 
 def test_deploys_diff_prints_the_change(cli_server: ServerProcess, repo: Path) -> None:

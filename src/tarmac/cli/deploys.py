@@ -130,7 +130,7 @@ def deploy(
     if clear_hold:
         form["clear_hold"] = "true"
     if not no_git:
-        form.update(_git_fields(dags or Path.cwd()))
+        form.update(_git_fields(dags or Path.cwd(), warn=output is OutputFormat.TABLE))
     with api_errors(), tempfile.TemporaryDirectory() as scratch:
         client, deployment_id = deployment_client(deployment, server=server, token=token)
         bundle = None
@@ -170,11 +170,12 @@ def deploy(
             )
 
 
-def _git_fields(folder: Path) -> dict[str, str]:
+def _git_fields(folder: Path, *, warn: bool) -> dict[str, str]:
+    """The checkout's commit as form fields; says so (for people, not ``-o json``) if dirty."""
     checkout = read_checkout(folder)
     if checkout is None:
         return {}
-    if checkout.dirty:
+    if checkout.dirty and warn:
         errors.print(
             f"[yellow]The Git tree is dirty: this deploy is commit {checkout.commit[:12]} "
             "plus uncommitted changes.[/yellow]"
