@@ -23,3 +23,12 @@ SHA = "abc1234"
 )
 def test_commit_url(remote: str | None, link: str | None) -> None:
     assert commit_url(remote, SHA) == link
+
+
+def test_history_commit_cell_links_the_commit_and_names_the_branch() -> None:
+    from tarmac.cli.deploys import _commit_cell
+
+    git = {"commit": "abcdef0123456789", "branch": "feat/[x]", "commit_url": "https://h/c"}
+    assert _commit_cell(git) == "[link=https://h/c]abcdef0123[/link] (feat/\\[x])"
+    assert _commit_cell({"commit": "abcdef0123456789", "branch": None}) == "abcdef0123"
+    assert _commit_cell(None) is None
