@@ -155,3 +155,21 @@ def test_prometheus_shows_each_deployments_thirty_day_figures(
     assert samples[("tarmac_dora_change_failure_rate", release)] == 0.5
     assert samples[("tarmac_dora_time_to_restore_median_seconds", release)] == 3600.0
     assert samples[("tarmac_dora_lead_time_median_seconds", release)] == 7200.0
+
+
+def test_a_deploy_marked_bad_counts_as_a_failed_change(api: Api) -> None:
+    dep = api.new_deployment()
+    first = api.ok(api.deploy(dep["id"], dags=make_bundle({"a.py": "# 1\n"})), 201)
+    api.ok(api.deploy(dep["id"], dags=make_bundle({"a.py": "# 2\n"})), 201)
+    api.ok(
+        api.post(
+            f"/api/v1/deployments/{dep['id']}/deploys/{first['id']}/mark-bad",
+            json={"reason": "drops late orders"},
+        )
+    )
+    stats = api.ok(api.get(f"/api/v1/deployments/{dep['id']}/stats"))
+    assert (stats["deploys"], stats["rolled_back_deploys"], stats["change_failure_rate"]) == (
+        2,
+        1,
+        0.5,
+    )

@@ -24,7 +24,7 @@ class DeployFacts(NamedTuple):
     live_at: datetime | None  # None: never went live (FAILED)
     is_rollback: bool
     committed_at: datetime | None = None
-    marked_bad: bool = False  # mark-bad (another issue) plugs in here
+    marked_bad: bool = False  # marked bad (tarmac.safe_ops), rolled back or not
 
 
 @dataclass(frozen=True)

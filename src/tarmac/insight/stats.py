@@ -86,6 +86,7 @@ def load_facts(
         Deploy.created_at,
         Deploy.rollback_from_id,
         DeployGit.committed_at,
+        Deploy.marked_bad_at,
     )
     facts: list[DeployFacts] = []
     failed_at: list[tuple[str, datetime]] = []
@@ -114,7 +115,8 @@ def load_facts(
                 )
             )
         )
-        for deployment_id, seq, status, finished_at, _, rollback_from_id, committed_at in rows:
+        for row in rows:
+            deployment_id, seq, status, finished_at, _, rollback_from_id, committed_at, bad_at = row
             if status == FAILED and finished_at is not None:
                 failed_at.append((deployment_id, finished_at))
             facts.append(
@@ -124,6 +126,7 @@ def load_facts(
                     finished_at if status == DEPLOYED else None,
                     rollback_from_id is not None,
                     committed_at,
+                    bad_at is not None,  # marked bad (safe_ops) counts as a failed change
                 )
             )
     return facts, failed_at

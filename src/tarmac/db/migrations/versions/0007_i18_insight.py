@@ -13,7 +13,7 @@ from alembic import op
 import tarmac.db.base
 
 revision: str = "i18_insight"
-down_revision: str | None = "0003"
+down_revision: str | None = "i17_safe_ops"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
