@@ -63,7 +63,7 @@ def seed(api: Api, database_url: str, now: datetime) -> str:
                 201,
             )
         else:
-            form = {"type": "DAG_ONLY"}
+            form = {"type": "DAG_ONLY", "clear_hold": "true"}  # a rollback holds the Deployment
             if seq in COMMIT_AGO:
                 form["git_commit"] = f"{seq:07x}"
                 form["git_committed_at"] = (now - COMMIT_AGO[seq]).isoformat()
