@@ -18,12 +18,16 @@ DATA = ROOT / "src" / "tarmac" / "runtimes" / "data"
 def released_versions() -> list[str]:
     out = subprocess.run(
         [sys.executable, "-m", "pip", "index", "versions", "apache-airflow"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("Available versions:"))
     versions = [v.strip() for v in line.removeprefix("Available versions:").split(",")]
-    return sorted((v for v in versions if v and v.replace(".", "").isdigit()),
-                  key=lambda v: tuple(int(p) for p in v.split(".")))
+    return sorted(
+        (v for v in versions if v and v.replace(".", "").isdigit()),
+        key=lambda v: tuple(int(p) for p in v.split(".")),
+    )
 
 
 def main() -> int:

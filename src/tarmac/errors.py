@@ -148,6 +148,13 @@ class DeployFailed(TarmacError):
     status = 500
 
 
+class WebhookUrlRefused(TarmacError):
+    """A webhook URL that points at tarmac itself, a metadata or link-local address (SSRF)."""
+
+    code = "webhook_url_refused"
+    status = 400
+
+
 class ConfigurationError(Exception):
     """The installation's configuration is wrong: a start-up error, not an API error."""
 

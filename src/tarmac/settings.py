@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     import_check_build_environments: bool = True
     import_check_timeout_seconds: float = 180.0
     import_check_file_timeout_seconds: float = 30.0
+    # Webhooks (issue 18): loopback receivers only when allowed (tests, the demo).
+    webhook_allow_loopback: bool = False
+    webhook_retry_base_seconds: float = 1.0
+    webhook_retry_cap_seconds: float = 300.0
+    webhook_max_attempts: int = 12
+    webhook_poll_seconds: float = 1.0
 
     @field_validator("data_dir")
     @classmethod

@@ -20,6 +20,7 @@ from tarmac.deploys import blob_routes, live_notifications, pin_routes
 from tarmac.deploys import routes as deploy_routes
 from tarmac.deploys.recovery import recover_deploys
 from tarmac.events.exporter import exporting_events
+from tarmac.insight import routes as insight_routes
 from tarmac.installation import routes as installation_routes
 from tarmac.installation.context import Installation, open_installation
 from tarmac.metrics import TarmacMetrics
@@ -30,6 +31,8 @@ from tarmac.runtimes import routes as runtime_routes
 from tarmac.safe_ops import routes as safe_ops_routes
 from tarmac.settings import Settings
 from tarmac.ui import install_ui
+from tarmac.webhooks import routes as webhook_routes
+from tarmac.webhooks.dispatcher import dispatching_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,9 @@ def create_app(settings: Settings) -> FastAPI:
                 with (
                     exporting_events(settings=settings, engine=engine),
                     daily_cleanup(installation),
+                    dispatching_webhooks(
+                        settings=settings, engine=engine, secrets=installation.secrets
+                    ),
                 ):
                     async with live_notifications.watching(installation.database) as watcher:
                         app.state.live_watcher = watcher
@@ -88,6 +94,8 @@ def create_app(settings: Settings) -> FastAPI:
         safe_ops_routes.router,
         cleanup_routes.router,
         metrics_routes.router,
+        webhook_routes.router,
+        insight_routes.router,
     ):
         app.include_router(router)
     install_ui(app)

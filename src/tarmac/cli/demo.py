@@ -64,11 +64,13 @@ def demo(
     # The demo starts at once: its deploys are import-checked only by Airflow environments
     # already built (or when TARMAC_IMPORT_CHECK_BUILD_ENVIRONMENTS asks for building).
     build = None if "TARMAC_IMPORT_CHECK_BUILD_ENVIRONMENTS" in os.environ else False
+    # A laptop demo: webhook receivers on localhost (e.g. `nc -l`) are allowed.
     settings = load_settings(
         data_dir=data_dir,
         values_file=values,
         bootstrap_token=token,
         import_check_build_environments=build,
+        webhook_allow_loopback=True,
     )
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
@@ -96,6 +98,8 @@ def demo(
     console.print(
         "            tarmac rollback 'Sales ETL' 1 -d 'deploy 3 broke the load' --dry-run"
     )
+    console.print("            tarmac deploys diff 'Sales ETL' 1 3")
+    console.print(f"  Insight:  {url}/ui/insight (DORA figures), compare views from the history")
     console.print(f"  Data:     {data_dir.resolve()}\nPress Ctrl+C to stop.")
     runtime = _start_demo_runtime(url, token, data_dir.resolve()) if airflow else None
     try:

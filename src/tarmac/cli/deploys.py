@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from tarmac.bundles.packing import pack_dags_folder
@@ -19,7 +20,8 @@ from tarmac.cli.context import (
     api_errors,
     deployment_client,
 )
-from tarmac.cli.output import OutputFormat, console, emit
+from tarmac.cli.git_checkout import read_checkout
+from tarmac.cli.output import OutputFormat, console, emit, errors
 from tarmac.cli.wait import wait_for_truth
 
 app = typer.Typer(help="Read the deploy history.", no_args_is_help=True)
@@ -50,6 +52,7 @@ TABLE_COLUMNS = [
     "bundle",
     "live",
     "bad",
+    "commit",
     "description",
 ]
 
@@ -97,11 +100,19 @@ def deploy(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to --wait before giving up.", min=1)
     ] = 600.0,
+    no_git: Annotated[
+        bool,
+        typer.Option("--no-git", help="Do not send the Git commit the code comes from."),
+    ] = False,
     server: ServerOption = None,
     token: TokenOption = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
-    """Deploy a DAGs folder, an image, or both, as one new deploy."""
+    """Deploy a DAGs folder, an image, or both, as one new deploy.
+
+    The deploy records the Git commit of the checkout the DAGs folder (or, for an image
+    deploy, the current directory) is in; ``--no-git`` leaves it out.
+    """
     if dags is None and image is None:
         raise typer.BadParameter("give --dags, --image, or both")
     deploy_type = "IMAGE_AND_DAG" if dags and image else ("DAG_ONLY" if dags else "IMAGE_ONLY")
@@ -118,6 +129,8 @@ def deploy(
         form["allow_import_errors"] = "true"
     if clear_hold:
         form["clear_hold"] = "true"
+    if not no_git:
+        form.update(_git_fields(dags or Path.cwd(), warn=output is OutputFormat.TABLE))
     with api_errors(), tempfile.TemporaryDirectory() as scratch:
         client, deployment_id = deployment_client(deployment, server=server, token=token)
         bundle = None
@@ -155,6 +168,19 @@ def deploy(
                 timeout_seconds=timeout,
                 quiet=output is OutputFormat.JSON,
             )
+
+
+def _git_fields(folder: Path, *, warn: bool) -> dict[str, str]:
+    """The checkout's commit as form fields; says so (for people, not ``-o json``) if dirty."""
+    checkout = read_checkout(folder)
+    if checkout is None:
+        return {}
+    if checkout.dirty and warn:
+        errors.print(
+            f"[yellow]The Git tree is dirty: this deploy is commit {checkout.commit[:12]} "
+            "plus uncommitted changes.[/yellow]"
+        )
+    return checkout.form_fields()
 
 
 def _upload(
@@ -217,6 +243,7 @@ def list_(
                 "live": "live" if d["is_current"] else "",
                 "bad": _bad(d.get("marked_bad")),
                 "created_at": d["created_at"][:19].replace("T", " "),
+                "commit": _commit_cell(d.get("git")),
             }
             for d in items
         ]
@@ -239,6 +266,15 @@ def show(
 
 def _bad(mark: dict[str, Any] | None) -> str:
     return f"BAD ({mark['by']}: {mark['reason']})" if mark else ""
+
+
+def _commit_cell(git: dict[str, Any] | None) -> str | None:
+    if not git:
+        return None
+    short = str(git["commit"])[:10]
+    if git.get("commit_url"):  # a clickable link in terminals that support them
+        short = f"[link={git['commit_url']}]{short}[/link]"
+    return f"{short} ({escape(git['branch'])})" if git.get("branch") else short
 
 
 def _history(client: TarmacClient, deployment_id: str, *, limit: int) -> list[Any]:

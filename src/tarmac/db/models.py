@@ -4,15 +4,17 @@ from tarmac.access.models import ApiToken, DeploymentMember, User
 from tarmac.cleanup.models import Lease
 from tarmac.db.base import Base
 from tarmac.deployments.models import Deployment, EnvVar
-from tarmac.deploys.models import BundleRecord, Deploy
+from tarmac.deploys.models import BundleRecord, Deploy, DeployGit
 from tarmac.events.models import EventRecord
 from tarmac.rollouts.models import MetadataSnapshot, RuntimeStatus
+from tarmac.webhooks.models import Webhook, WebhookDelivery
 
 __all__ = [
     "ApiToken",
     "Base",
     "BundleRecord",
     "Deploy",
+    "DeployGit",
     "Deployment",
     "DeploymentMember",
     "EnvVar",
@@ -21,4 +23,6 @@ __all__ = [
     "MetadataSnapshot",
     "RuntimeStatus",
     "User",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from tarmac.db.base import ID, Base, UTCDateTime, new_id, utcnow
 
@@ -80,6 +80,9 @@ class Deploy(Base):
     auto_rolled_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cleared_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     freeze_override_reason: Mapped[str | None] = mapped_column(Text)
+    git_record: Mapped[DeployGit | None] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 def live_deploy(session: Session, deployment: Deployment) -> Deploy | None:
@@ -87,3 +90,19 @@ def live_deploy(session: Session, deployment: Deployment) -> Deploy | None:
     if deployment.current_deploy_id is None:
         return None
     return session.get(Deploy, deployment.current_deploy_id)
+
+
+class DeployGit(Base):
+    """The Git commit a deploy's code came from (issue 18); absent when unknown."""
+
+    __tablename__ = "deploy_git"
+
+    deploy_id: Mapped[str] = mapped_column(
+        ForeignKey("deploys.id", ondelete="CASCADE"), primary_key=True
+    )
+    commit: Mapped[str] = mapped_column(String(40), index=True)
+    branch: Mapped[str | None] = mapped_column(String(255))
+    remote_url: Mapped[str | None] = mapped_column(String(1024))
+    author: Mapped[str | None] = mapped_column(String(255))
+    message: Mapped[str | None] = mapped_column(Text)
+    committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

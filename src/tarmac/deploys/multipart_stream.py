@@ -16,6 +16,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from tarmac.bundles.blob_store import BlobStore, StagedBlob
+from tarmac.deploys.git_metadata import FORM_FIELDS as GIT_FORM_FIELDS
 from tarmac.errors import InvalidRequest
 
 TEXT_FIELDS = frozenset(
@@ -27,6 +28,7 @@ TEXT_FIELDS = frozenset(
         "allow_import_errors",  # tarmac.import_checks: an admin overrides the gate
         "clear_hold",  # tarmac.safe_ops: waive the hold a rollback left
         "freeze_override_reason",  # tarmac.safe_ops: an admin deploys inside a freeze window
+        *GIT_FORM_FIELDS,  # tarmac.deploys.git_metadata: the commit the code comes from
     }
 )
 FILE_FIELD = "dags"

@@ -17,6 +17,7 @@ from tarmac.access.principal import Principal
 from tarmac.deployments.service import get_deployment
 from tarmac.deploys import service
 from tarmac.deploys.descriptions import clean_description
+from tarmac.deploys.git_metadata import parse_git_fields
 from tarmac.deploys.locking import deploy_lock_errors
 from tarmac.deploys.multipart_stream import DeployForm
 from tarmac.deploys.schemas import DeployOut, DeployStatus
@@ -141,6 +142,7 @@ def _deploy_request(form: DeployForm) -> service.DeployRequest:
             clear_hold=_form_bool(fields, "clear_hold"),
             freeze_override_reason=fields.get("freeze_override_reason"),
         ),
+        git=parse_git_fields(fields),
     )
 
 

@@ -24,6 +24,18 @@ class DeployStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class GitOut(BaseModel):
+    """Where a deploy's code came from; ``commit_url`` for GitHub/GitLab/Bitbucket remotes."""
+
+    commit: str
+    branch: str | None
+    remote_url: str | None
+    author: str | None
+    message: str | None
+    committed_at: datetime | None = None
+    commit_url: str | None = None
+
+
 class DeployOut(BaseModel):
     id: str
     deployment_id: str
@@ -59,6 +71,7 @@ class DeployOut(BaseModel):
     automatic: bool = False
     cleared_hold: bool = False
     freeze_override_reason: str | None = None
+    git: GitOut | None = None
 
 
 class DeployList(BaseModel):

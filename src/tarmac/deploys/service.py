@@ -16,6 +16,13 @@ from tarmac.deployments.models import Deployment
 from tarmac.deployments.schemas import DagDeployMode
 from tarmac.deployments.service import get_deployment
 from tarmac.deploys.code_state import CodeState
+from tarmac.deploys.git_metadata import (
+    GitMetadata,
+    attach_git,
+    git_event_fields,
+    git_of,
+    git_out,
+)
 from tarmac.deploys.image_refs import check_image_ref
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy, live_deploy
@@ -51,6 +58,7 @@ class DeployRequest:
     runtime_version: str | None
     bundle_sha256: str | None
     gates: GateRequest = field(default_factory=GateRequest)
+    git: GitMetadata | None = None
 
 
 @dataclass(frozen=True)
@@ -195,8 +203,10 @@ def create_deploy(
         idempotency_key=idempotency_key,
         dags=gate.dags if gate else None,
         import_check=gate.import_check if gate else None,
-        event_extra={"waived": waived} if waived else None,
+        event_extra={**({"waived": waived} if waived else {}), **git_event_fields(request.git)}
+        or None,
     )
+    attach_git(session, deploy=deploy, git=request.git)
     if deploy.status == DeployStatus.DEPLOYED.value and waived:
         record_waivers(
             session, deployment=deployment, deploy=deploy, actor=principal.username, waived=waived
@@ -367,6 +377,7 @@ def deploy_out(deploy: Deploy, deployment: Deployment) -> DeployOut:
         is_current=deploy.id == deployment.current_deploy_id,
         dag_ids=sorted(deploy.dags) if deploy.dags is not None else None,
         marked_bad=marked_bad_out(deploy),
+        git=git_out(git_of(deploy)),
     )
 
 

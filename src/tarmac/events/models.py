@@ -22,3 +22,5 @@ class EventRecord(Base):
     # Set once the line is in events.jsonl / once Elasticsearch acknowledged it.
     logged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Set once the webhook dispatcher turned the event into deliveries (issue 18).
+    webhooks_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from tarmac.errors import ERROR_BY_CODE
 from tarmac.events.domain import CleanupFinished, DeployFinished, DomainEvent
+from tarmac.insight.prometheus import DoraCollector
 from tarmac.metrics.backlog import OutboxBacklogCollector
 
 DEPLOY_KINDS = ("deploy", "rollback")
@@ -58,6 +59,7 @@ class TarmacMetrics:
             self.registry.register(
                 OutboxBacklogCollector(engine=engine, export_enabled=export_enabled)
             )
+            self.registry.register(DoraCollector(engine=engine))
         self._show_zeros()
 
     def _show_zeros(self) -> None:

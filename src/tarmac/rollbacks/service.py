@@ -15,6 +15,7 @@ from tarmac.deployments.models import Deployment
 from tarmac.deployments.schemas import DagDeployMode
 from tarmac.deployments.service import get_deployment
 from tarmac.deploys.code_state import CodeState
+from tarmac.deploys.git_metadata import attach_git, git_event_fields, git_of
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy, live_deploy
 from tarmac.deploys.recording import record_and_make_live
@@ -208,10 +209,14 @@ def execute_rollback(
         state=state,
         rollback_from_id=target.id,
         idempotency_key=idempotency_key,
-        event_extra={"rollback": rollback_event_fields(decision, target, request)},
+        event_extra={
+            "rollback": rollback_event_fields(decision, target, request),
+            **git_event_fields(git_of(target)),
+        },
         dags=dags,
         import_check=import_check,
     )
+    attach_git(session, deploy=deploy, git=git_of(target))  # the commit it brings back
     if deploy.status == DeployStatus.DEPLOYED.value:
         set_hold_after_rollback(
             session, deployment=deployment, rollback=deploy, actor=principal.username

@@ -8,13 +8,13 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from tarmac.access.login_throttle import LoginThrottle
-from tarmac.ui.pages import deployments, history, login, rollback, settings
+from tarmac.ui.pages import deployments, history, insight, login, rollback, settings
 
 
 def install_ui(app: FastAPI) -> None:
     """Add the UI's pages and its static files (CSS, a little JavaScript) to ``app``."""
     app.state.login_throttle = LoginThrottle()
-    for page in (login, deployments, history, rollback, settings):
+    for page in (login, deployments, history, rollback, settings, insight):
         app.include_router(page.router)
     static = resources.files("tarmac.ui").joinpath("static")
     app.mount("/ui/static", StaticFiles(directory=str(static)), name="ui-static")

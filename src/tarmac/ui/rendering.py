@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from tarmac import __version__
 from tarmac.deployments.schemas import DagDeployMode
+from tarmac.deploys.git_metadata import commit_url
 from tarmac.deploys.schemas import DeployType
 
 _DEPLOY_TYPES = {
@@ -43,6 +44,13 @@ def environment() -> jinja2.Environment:
         short_sha=short_sha,
         deploy_type=lambda value: _DEPLOY_TYPES.get(value, value),
         dag_mode=lambda value: _MODES.get(value, value),
+        duration=duration,
+        shown=lambda value: (
+            "none"
+            if value is None
+            else ("on" if value is True else ("off" if value is False else value))
+        ),
+        commit_url=lambda git: commit_url(git.remote_url, git.commit) if git else None,
     )
     env.globals["static"] = lambda path: f"/ui/static/{path}?v={__version__}"
     return env
@@ -93,3 +101,16 @@ def exact_time(moment: datetime | None) -> str:
 
 def short_sha(value: str | None) -> str:
     return value[:12] if value else "—"
+
+
+def duration(seconds: float | None) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``, ``2.1 days``; ``—`` when unknown."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

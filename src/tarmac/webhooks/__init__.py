@@ -1,0 +1,1 @@
+"""Signed webhooks: per Deployment or installation-wide, delivered from the event outbox."""
