@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tarmac.bundles.digests import is_sha256
@@ -30,9 +30,15 @@ class ManifestEntry:
 
 @dataclass(frozen=True)
 class BundleManifest:
-    """Every file of a bundle, sorted by path (sorted on construction)."""
+    """Every file of a bundle, sorted by path (sorted on construction).
+
+    ``sha256`` names the bundle the manifest was read from, when known: it lets the file
+    diff between two bundles be remembered (``manifest_cache``). It takes no part in
+    equality, which is about the files.
+    """
 
     entries: tuple[ManifestEntry, ...]
+    sha256: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.entries, key=lambda entry: entry.path))
@@ -56,11 +62,13 @@ class BundleManifest:
         return [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in self.entries]
 
     @classmethod
-    def from_json(cls, data: Sequence[Mapping[str, Any]]) -> BundleManifest:
+    def from_json(
+        cls, data: Sequence[Mapping[str, Any]], *, sha256: str | None = None
+    ) -> BundleManifest:
         """Parse the form written by :meth:`to_json`, refusing anything malformed."""
         if not isinstance(data, Sequence) or isinstance(data, str | bytes):
             raise InvalidBundle("manifest must be a list of entries")
-        return cls(entries=tuple(_entry_from_json(item) for item in data))
+        return cls(entries=tuple(_entry_from_json(item) for item in data), sha256=sha256)
 
 
 def _entry_from_json(item: Mapping[str, Any]) -> ManifestEntry:

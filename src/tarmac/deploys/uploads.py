@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from tarmac.bundles.blob_store import BlobStore, StagedBlob
 from tarmac.bundles.limits import BundleLimits
 from tarmac.bundles.manifest import BundleManifest
+from tarmac.bundles.manifest_cache import cached_manifest
 from tarmac.bundles.validation import inspect_bundle
 from tarmac.deploys.models import BundleRecord
 
@@ -54,7 +55,12 @@ def ensure_bundle_record(session: Session, bundle: StoredBundle) -> None:
 
 
 def bundle_manifest(session: Session, sha256: str | None) -> BundleManifest | None:
+    """Bundle ``sha256``'s files; parsed once per process (bundles never change)."""
     if sha256 is None:
         return None
-    record = session.get(BundleRecord, sha256)
-    return BundleManifest.from_json(record.manifest) if record else None
+
+    def load() -> BundleManifest | None:
+        record = session.get(BundleRecord, sha256)
+        return BundleManifest.from_json(record.manifest, sha256=sha256) if record else None
+
+    return cached_manifest(sha256, load)

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tarmac.bundles.manifest import BundleManifest, ManifestDiff, diff_manifests
+from tarmac.bundles.manifest import BundleManifest, ManifestDiff
+from tarmac.bundles.manifest_cache import cached_diff
 from tarmac.deployments.schemas import DagDeployMode
 from tarmac.rollbacks.dag_changes import (
     DagChanges,
@@ -183,7 +184,7 @@ def build_plan(
     direction = {1: "upgrade", -1: "downgrade"}.get(order, "none")
     bundle = Change(live.bundle_sha256 if live else None, target.bundle_sha256)
     dag_files = (
-        diff_manifests(live_manifest, target_manifest)
+        cached_diff(live_manifest, target_manifest)
         if bundle.changed
         else ManifestDiff(added=(), removed=(), changed=())
     )

@@ -99,7 +99,13 @@ def decide(
     catalog: RuntimeCatalog,
     now: datetime,
 ) -> tuple[RollbackDecision, Deploy]:
-    """Load the facts of one rollback and let the pure policy decide."""
+    """Load the facts of one rollback and let the pure policy decide.
+
+    Only a dry run (the plan the API, UI and CLI show) loads the bundles' manifests for
+    the file diff; a rollback itself does without (no rule looks at files), so its cost
+    does not grow with the number of files. Its event's summary then says "DAG bundle
+    changed" without counts.
+    """
     if target_deploy_id == LAST_GOOD:
         target = find_last_good(session, deployment=deployment)
         if target is None:
@@ -113,6 +119,7 @@ def decide(
         raise NotFound("no such deploy", deploy_id=target_deploy_id)
     live = live_deploy(session, deployment)
     status = session.get(RuntimeStatus, deployment.id)
+    with_files = request.dry_run
     decision = decide_rollback(
         deployment=deployment_facts(
             deployment, metadata_facts=status.metadata_facts if status else None
@@ -126,8 +133,8 @@ def decide(
         description=request.description,
         acknowledged=request.acknowledge,
         dry_run=request.dry_run,
-        target_manifest=bundle_manifest(session, target.bundle_sha256),
-        live_manifest=bundle_manifest(session, live.bundle_sha256 if live else None),
+        target_manifest=bundle_manifest(session, target.bundle_sha256) if with_files else None,
+        live_manifest=bundle_manifest(session, live.bundle_sha256) if with_files and live else None,
     )
     return decision, target
 
