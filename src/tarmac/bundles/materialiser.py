@@ -21,7 +21,7 @@ from pathlib import Path, PurePath
 from typing import BinaryIO
 
 from tarmac.bundles.digests import is_sha256, require_sha256
-from tarmac.bundles.durable import fsync_dir, remove_tree, write_json_atomically
+from tarmac.bundles.durable import flush_tree, fsync_dir, remove_tree, write_json_atomically
 from tarmac.bundles.limits import BundleLimits
 from tarmac.bundles.scan import scan_bundle
 from tarmac.errors import InvalidBundle
@@ -56,7 +56,7 @@ class _DirectorySink:
                 out.write(chunk)
             out.flush()
             os.fchmod(out.fileno(), _READ_ONLY_EXEC if executable else _READ_ONLY_FILE)
-            os.fsync(out.fileno())
+        # Durable only at seal(): one flush for the whole tree, not an fsync per file.
 
     def add_symlink(self, path: str, target: str) -> None:
         os.symlink(target, self._place(path))
@@ -65,11 +65,11 @@ class _DirectorySink:
         os.link(self._root / origin, self._place(path), follow_symlinks=False)
 
     def seal(self) -> None:
-        """Make every directory below the root read-only and flush all of them, deepest first."""
+        """Make every directory below the root read-only, then the whole tree durable."""
         for root, _dirs, _files in os.walk(self._root, topdown=False):
-            fsync_dir(Path(root))
             if root != str(self._root):
                 os.chmod(root, _READ_ONLY_EXEC)
+        flush_tree(self._root)
 
 
 class Materialiser:
