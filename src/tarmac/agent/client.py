@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,36 @@ class LiveCodeClient:
                 f"bundle {sha256[:12]} downloaded with sha256 {digest.hexdigest()[:12]}"
             )
 
+    def tree(self, sha256: str) -> dict[str, Any] | None:
+        """Bundle ``sha256``'s tree (see ``bundles.tree``), or None if the server has none."""
+        try:
+            return self._send("GET", f"/api/v1/blobs/{sha256}/tree").json()  # type: ignore[no-any-return]
+        except AgentRejected as exc:
+            if exc.status == 404:  # an older server, or one that keeps no unpacked copies
+                return None
+            raise
+
+    def files(
+        self, sha256: str, wanted: list[tuple[str, int]]
+    ) -> Iterator[tuple[str, Iterator[bytes]]]:
+        """The bytes of bundle ``sha256``'s files ``(digest, size)``, in order, in one request.
+
+        Yields each digest with an iterator of its bytes, which must be consumed before
+        the next file is yielded. The caller checks every digest.
+        """
+        body = {"sha256": [digest for digest, _size in wanted]}
+        try:
+            with self._http.stream("POST", f"/api/v1/blobs/{sha256}/files", json=body) as response:
+                self._check(response, read_body=True)
+                stream = _Exact(response.iter_bytes(_CHUNK))
+                for digest, size in wanted:
+                    yield digest, stream.take(size)
+                stream.expect_end()
+        except httpx.TransportError as exc:
+            raise ServerUnavailable(
+                f"fetching files of bundle {sha256[:12]} failed: {exc}"
+            ) from exc
+
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
@@ -156,3 +187,28 @@ class LiveCodeClient:
             status=response.status_code,
             code=error.get("code", "http_error"),
         )
+
+
+class _Exact:
+    """Cuts a byte stream into pieces of known sizes; a short or long stream is an error."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+        self._at = 0
+
+    def take(self, size: int) -> Iterator[bytes]:
+        left = size
+        while left > 0:
+            if self._at == len(self._buffer):
+                self._buffer, self._at = next(self._chunks, b""), 0
+                if not self._buffer:
+                    raise BundleDigestMismatch("the server sent fewer bytes than the files hold")
+            n = min(left, len(self._buffer) - self._at)
+            yield self._buffer[self._at : self._at + n]
+            self._at += n
+            left -= n
+
+    def expect_end(self) -> None:
+        if self._at < len(self._buffer) or next(self._chunks, b""):
+            raise BundleDigestMismatch("the server sent more bytes than the files hold")

@@ -62,6 +62,7 @@ class Agent:
         cache = BundleCache(
             root=config.cache_dir,
             fetch=lambda sha256, path: self.client.download(sha256, into=path),
+            files=self.client,
         )
         self.folder = LiveFolder(link=config.dags_folder, cache=cache, keep=config.keep)
 

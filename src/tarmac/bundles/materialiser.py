@@ -26,11 +26,16 @@ from tarmac.bundles.limits import BundleLimits
 from tarmac.bundles.scan import scan_bundle
 from tarmac.errors import InvalidBundle
 
-__all__ = ["Materialiser", "write_json_atomically"]
+__all__ = ["Materialiser", "file_mode", "write_json_atomically"]
 
 _TMP_PREFIX = ".tmp-"
 _READ_ONLY_FILE = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 _READ_ONLY_EXEC = _READ_ONLY_FILE | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+
+
+def file_mode(*, executable: bool) -> int:
+    """The mode of a file in an unpacked bundle: read-only, executable if it was."""
+    return _READ_ONLY_EXEC if executable else _READ_ONLY_FILE
 
 
 class _DirectorySink:
@@ -64,12 +69,13 @@ class _DirectorySink:
     def add_hardlink(self, path: str, origin: str) -> None:
         os.link(self._root / origin, self._place(path), follow_symlinks=False)
 
-    def seal(self) -> None:
-        """Make every directory below the root read-only, then the whole tree durable."""
-        for root, _dirs, _files in os.walk(self._root, topdown=False):
-            if root != str(self._root):
-                os.chmod(root, _READ_ONLY_EXEC)
-        flush_tree(self._root)
+
+def _seal(root: Path) -> None:
+    """Make every directory below ``root`` read-only, then the whole tree durable."""
+    for directory, _dirs, _files in os.walk(root, topdown=False):
+        if directory != str(root):
+            os.chmod(directory, _READ_ONLY_EXEC)
+    flush_tree(root)
 
 
 class Materialiser:
@@ -90,6 +96,24 @@ class Materialiser:
         The blob's bytes must hash to ``sha256`` and pass the same checks as an upload;
         otherwise ``InvalidBundle`` is raised and nothing is left behind.
         """
+
+        def unpack(tmp: Path) -> None:
+            with open_blob() as blob:
+                result = scan_bundle(blob, limits=limits, sink=_DirectorySink(tmp))
+            if result.sha256 != sha256:
+                raise InvalidBundle(
+                    "bundle bytes do not match their sha256", expected=sha256, actual=result.sha256
+                )
+
+        return self.build(sha256, fill=unpack)
+
+    def build(self, sha256: str, *, fill: Callable[[Path], None]) -> Path:
+        """The directory of bundle ``sha256``; if missing, ``fill`` makes it in a new one.
+
+        ``fill`` writes the complete, checked tree into the temporary directory it is
+        given (or raises: then nothing is left behind). The tree is made read-only and
+        durable, then renamed into place, so a bundle directory that exists is complete.
+        """
         final = self.path_for(sha256)
         if final.is_dir():
             os.utime(final)
@@ -97,14 +121,8 @@ class Materialiser:
         self.bundles_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=self.bundles_dir))
         try:
-            sink = _DirectorySink(tmp)
-            with open_blob() as blob:
-                result = scan_bundle(blob, limits=limits, sink=sink)
-            if result.sha256 != sha256:
-                raise InvalidBundle(
-                    "bundle bytes do not match their sha256", expected=sha256, actual=result.sha256
-                )
-            sink.seal()
+            fill(tmp)
+            _seal(tmp)
             try:
                 tmp.rename(final)
             except OSError:

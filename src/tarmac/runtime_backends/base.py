@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from tarmac.deploys.code_state import CodeState
@@ -31,6 +32,9 @@ class RuntimeBackend(Protocol):
 
     def prepare(self, bundle_sha256: str | None) -> None:
         """Slow, idempotent work done before the Deployment is locked (unpacking)."""
+
+    def unpacked_bundle(self, bundle_sha256: str) -> Path | None:
+        """A local, complete, read-only unpacked copy of the bundle, or None if none is kept."""
 
     def make_live(self, *, release_name: str, spec: LiveSpec) -> None:
         """Switch the Deployment to ``spec``; on error the previous state stays live."""

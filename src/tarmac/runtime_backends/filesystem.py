@@ -43,6 +43,9 @@ class FilesystemBackend:
     def prepare(self, bundle_sha256: str | None) -> None:
         self._bundle_dir(bundle_sha256)
 
+    def unpacked_bundle(self, bundle_sha256: str) -> Path | None:
+        return self._bundle_dir(bundle_sha256)
+
     def make_live(self, *, release_name: str, spec: LiveSpec) -> None:
         target = self._bundle_dir(spec.code.bundle_sha256)
         (self.deployments_dir / release_name).mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,9 @@ class ScriptedServer:
     def download(self, sha256: str, *, into: Path) -> None:
         into.write_bytes(BY_SHA[sha256])
 
+    def tree(self, sha256: str) -> None:
+        return None  # a server without bundle trees: whole bundles only
+
     def close(self) -> None:
         pass
 
