@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,3 +121,66 @@ def test_a_real_directory_is_never_replaced(tmp_path: Path, server: Server) -> N
     with pytest.raises(NotASymlink):
         _folder(tmp_path, server).switch_to(_live(0))
     assert (tmp_path / "dags" / "mine.py").read_text() == "keep me"
+
+
+class DeltaServer(Server):
+    """Also serves trees and files by digest; ``lie`` sends wrong bytes for every file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lie = False
+        self.files_asked: list[str] = []
+
+    def tree(self, sha256: str) -> dict[str, object]:
+        files = _bundle_files(BY_SHA[sha256])
+        return {
+            "entries": [
+                {"path": p, "type": "file", "size": len(d), "executable": False,
+                 "sha256": hashlib.sha256(d).hexdigest()}
+                for p, d in sorted(files.items())
+            ]
+        }  # fmt: skip
+
+    def files(self, sha256: str, wanted: list[tuple[str, int]]) -> Any:
+        by_digest = {
+            hashlib.sha256(d).hexdigest(): d for d in _bundle_files(BY_SHA[sha256]).values()
+        }
+        for digest, _size in wanted:
+            self.files_asked.append(digest)
+            yield digest, iter([b"x" * len(by_digest[digest]) if self.lie else by_digest[digest]])
+
+
+def _bundle_files(bundle: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+
+
+def _delta_folder(tmp_path: Path, server: DeltaServer) -> LiveFolder:
+    cache = BundleCache(root=tmp_path / "cache", fetch=server.fetch, files=server)
+    return LiveFolder(link=tmp_path / "dags", cache=cache, keep=2)
+
+
+def test_a_held_bundle_turns_the_next_download_into_a_delta(tmp_path: Path) -> None:
+    server = DeltaServer()
+    folder = _delta_folder(tmp_path, server)
+    folder.switch_to(_live(0))
+    folder.switch_to(_live(1))
+    assert server.downloads == [SHAS[0]]  # the second bundle came as files
+    assert server.files_asked == [
+        hashlib.sha256(b"# version 1\n").hexdigest()
+    ]  # only_1.py is empty, like only_0.py
+    assert (tmp_path / "dags" / "dag.py").read_text() == "# version 1\n"
+
+
+def test_a_failing_delta_falls_back_to_the_whole_bundle(tmp_path: Path) -> None:
+    server = DeltaServer()
+    folder = _delta_folder(tmp_path, server)
+    folder.switch_to(_live(0))
+    server.lie = True
+    folder.switch_to(_live(1))
+    assert server.downloads == [SHAS[0], SHAS[1]]
+    assert (tmp_path / "dags" / "dag.py").read_text() == "# version 1\n"
+    leftovers = [
+        p.name for p in (tmp_path / "cache" / "bundles").iterdir() if p.name.startswith(".tmp-")
+    ]
+    assert leftovers == []
