@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Protocol
 
 from tarmac.agent.client import BundleDigestMismatch
-from tarmac.bundles.digests import is_sha256
 from tarmac.bundles.materialiser import file_mode
 from tarmac.bundles.tree import DIR, FILE, SYMLINK, BundleTree, TreeEntry
 
@@ -39,7 +38,7 @@ class FileSource(Protocol):
 
 @dataclass(frozen=True)
 class LocalFile:
-    path: Path
+    path: str
     executable: bool
 
 
@@ -59,13 +58,12 @@ def local_files(bundles_dir: Path, trees_dir: Path, shas: Iterable[str]) -> dict
             entries = json.loads((trees_dir / f"{sha}.json").read_text())["entries"]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # no tree recorded (unpacked before deltas existed): not a source
-        root = bundles_dir / sha
+        root = os.path.join(bundles_dir, sha)
         for entry in entries:
             digest = entry.get("sha256") if isinstance(entry, dict) else None
-            if entry.get("type") == FILE and isinstance(digest, str) and is_sha256(digest):
-                found.setdefault(
-                    digest, LocalFile(root / str(entry["path"]), entry.get("executable") is True)
-                )
+            if entry.get("type") == FILE and isinstance(digest, str) and digest not in found:
+                path = os.path.join(root, str(entry["path"]))
+                found[digest] = LocalFile(path, entry.get("executable") is True)
     return found
 
 
@@ -79,19 +77,20 @@ def assemble(
 ) -> DeltaStats:
     """Write bundle ``sha256``'s tree into the empty directory ``tmp``."""
     stats = DeltaStats(files=len(tree.files))
+    base = str(tmp)
     for entry in tree.entries:
         if entry.kind == DIR:
-            (tmp / entry.path).mkdir()
+            os.mkdir(os.path.join(base, entry.path))
     have = dict(local)  # grows with fetched files, so a digest is fetched once
     fetch: list[TreeEntry] = []
     for entry in tree.files:
         assert entry.sha256 is not None
         if entry.sha256 in have:
             stats.linked += 1
-            _place_from(have[entry.sha256], tmp / entry.path, executable=entry.executable)
+            _place_from(have[entry.sha256], os.path.join(base, entry.path), entry.executable)
         else:
             fetch.append(entry)
-            have[entry.sha256] = LocalFile(tmp / entry.path, entry.executable)
+            have[entry.sha256] = LocalFile(os.path.join(base, entry.path), entry.executable)
     first = {e.sha256: e for e in fetch}
     if first:
         wanted = [(digest, e.size) for digest, e in first.items() if digest is not None]
@@ -99,21 +98,23 @@ def assemble(
             entry = first[digest]
             stats.fetched += 1
             stats.fetched_bytes += entry.size
-            _write(tmp / entry.path, chunks, sha256=digest, executable=entry.executable)
+            _write(
+                os.path.join(base, entry.path), chunks, sha256=digest, executable=entry.executable
+            )
     # Same content at several new paths: fetched once, the others placed from the first.
     for entry in fetch:
         if first[entry.sha256] is not entry:
-            _place_from(have[entry.sha256 or ""], tmp / entry.path, executable=entry.executable)
+            _place_from(have[entry.sha256 or ""], os.path.join(base, entry.path), entry.executable)
     for entry in tree.entries:
         if entry.kind == SYMLINK:
             assert entry.target is not None
-            os.symlink(entry.target, tmp / entry.path)
+            os.symlink(entry.target, os.path.join(base, entry.path))
     for entry in tree.files:
-        _verify(tmp / entry.path, entry)
+        _verify(os.path.join(base, entry.path), entry)
     return stats
 
 
-def _place_from(origin: LocalFile, dest: Path, *, executable: bool) -> None:
+def _place_from(origin: LocalFile, dest: str, executable: bool) -> None:
     """A hard link when the mode matches (files of a bundle are read-only), else a copy."""
     if origin.executable == executable:
         try:
@@ -121,11 +122,11 @@ def _place_from(origin: LocalFile, dest: Path, *, executable: bool) -> None:
             return
         except OSError:
             pass  # another file system, or none with hard links: copy instead
-    with origin.path.open("rb") as source:
+    with open(origin.path, "rb") as source:
         _write(dest, iter(lambda: source.read(_CHUNK), b""), sha256=None, executable=executable)
 
 
-def _write(dest: Path, chunks: Iterator[bytes], *, sha256: str | None, executable: bool) -> None:
+def _write(dest: str, chunks: Iterator[bytes], *, sha256: str | None, executable: bool) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     digest = hashlib.sha256()
     with os.fdopen(os.open(dest, flags, 0o600), "wb") as out:
@@ -134,10 +135,10 @@ def _write(dest: Path, chunks: Iterator[bytes], *, sha256: str | None, executabl
             out.write(chunk)
         os.fchmod(out.fileno(), file_mode(executable=executable))
     if sha256 is not None and digest.hexdigest() != sha256:
-        raise BundleDigestMismatch(f"file {dest.name} arrived with the wrong sha256")
+        raise BundleDigestMismatch(f"file {os.path.basename(dest)} arrived with the wrong sha256")
 
 
-def _verify(path: Path, entry: TreeEntry) -> None:
+def _verify(path: str, entry: TreeEntry) -> None:
     digest = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as handle:

@@ -23,6 +23,7 @@ from typing import BinaryIO
 from tarmac.bundles.digests import is_sha256, require_sha256
 from tarmac.bundles.durable import flush_tree, fsync_dir, remove_tree, write_json_atomically
 from tarmac.bundles.limits import BundleLimits
+from tarmac.bundles.manifest import BundleManifest
 from tarmac.bundles.scan import scan_bundle
 from tarmac.errors import InvalidBundle
 
@@ -106,6 +107,33 @@ class Materialiser:
                 )
 
         return self.build(sha256, fill=unpack)
+
+    def unpack_upload(
+        self, sha256: str, path: Path, *, limits: BundleLimits
+    ) -> BundleManifest | None:
+        """Check an uploaded bundle and unpack it in the same pass (one decompression).
+
+        Returns its manifest, or None if the bundle was unpacked already (then nothing is
+        read: the caller inspects it). Raises ``InvalidBundle`` for anything an upload
+        may not be, leaving nothing behind.
+        """
+        found: list[BundleManifest] = []
+
+        def unpack(tmp: Path) -> None:
+            with path.open("rb") as raw:
+                if os.fstat(raw.fileno()).st_size > limits.max_upload_bytes:
+                    raise InvalidBundle(
+                        "bundle is larger than allowed", max_upload_bytes=limits.max_upload_bytes
+                    )
+                result = scan_bundle(raw, limits=limits, sink=_DirectorySink(tmp))
+            if result.sha256 != sha256:
+                raise InvalidBundle(
+                    "bundle bytes do not match their sha256", expected=sha256, actual=result.sha256
+                )
+            found.append(result.manifest)
+
+        self.build(sha256, fill=unpack)
+        return found[0] if found else None
 
     def build(self, sha256: str, *, fill: Callable[[Path], None]) -> Path:
         """The directory of bundle ``sha256``; if missing, ``fill`` makes it in a new one.

@@ -80,7 +80,10 @@ def perform_deploy(
         bundle: StoredBundle | None = None
         if form.staged is not None:
             bundle = keep_staged_bundle(
-                form.staged, blob_store=installation.blob_store, limits=installation.bundle_limits
+                form.staged,
+                blob_store=installation.blob_store,
+                limits=installation.bundle_limits,
+                backend=installation.runtime_backend,
             )
     if bundle is not None:
         request = service.with_bundle(request, bundle.sha256)

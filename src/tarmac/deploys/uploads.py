@@ -15,6 +15,7 @@ from tarmac.bundles.manifest import BundleManifest
 from tarmac.bundles.manifest_cache import cached_manifest
 from tarmac.bundles.validation import inspect_bundle
 from tarmac.deploys.models import BundleRecord
+from tarmac.runtime_backends.base import RuntimeBackend
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,21 @@ class StoredBundle:
 
 
 def keep_staged_bundle(
-    staged: StagedBlob, *, blob_store: BlobStore, limits: BundleLimits
+    staged: StagedBlob,
+    *,
+    blob_store: BlobStore,
+    limits: BundleLimits,
+    backend: RuntimeBackend | None = None,
 ) -> StoredBundle:
-    """Check a staged upload and store it; an invalid one raises and leaves nothing behind."""
-    manifest = inspect_bundle(staged.path, limits=limits)
+    """Check a staged upload and store it; an invalid one raises and leaves nothing behind.
+
+    With a ``backend`` that keeps unpacked copies, the check and the unpacking are one
+    pass over the bytes (one decompression); the unpacked copy may exist before the blob
+    is stored, which is harmless: it is complete, valid and named by the same digest.
+    """
+    manifest = backend.unpack_upload(staged.sha256, staged.path, limits=limits) if backend else None
+    if manifest is None:
+        manifest = inspect_bundle(staged.path, limits=limits)
     new_bytes = blob_store.commit(staged)
     return StoredBundle(
         sha256=staged.sha256, size=staged.size, manifest=manifest, new_bytes=new_bytes

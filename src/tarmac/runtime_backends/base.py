@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from tarmac.bundles.limits import BundleLimits
+from tarmac.bundles.manifest import BundleManifest
 from tarmac.deploys.code_state import CodeState
 
 
@@ -32,6 +34,15 @@ class RuntimeBackend(Protocol):
 
     def prepare(self, bundle_sha256: str | None) -> None:
         """Slow, idempotent work done before the Deployment is locked (unpacking)."""
+
+    def unpack_upload(
+        self, bundle_sha256: str, path: Path, *, limits: BundleLimits
+    ) -> BundleManifest | None:
+        """Check an upload while unpacking it, if this backend keeps local copies.
+
+        Its manifest; None if the backend keeps no copies or has this one already (the
+        caller then inspects the upload itself). ``InvalidBundle`` if it is not valid.
+        """
 
     def unpacked_bundle(self, bundle_sha256: str) -> Path | None:
         """A local, complete, read-only unpacked copy of the bundle, or None if none is kept."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tarmac.bundles.limits import BundleLimits
+from tarmac.bundles.manifest import BundleManifest
 from tarmac.bundles.materialiser import Materialiser, write_json_atomically
 from tarmac.failpoints import failpoint
 from tarmac.runtime_backends.base import LiveSpec
@@ -42,6 +43,11 @@ class FilesystemBackend:
 
     def prepare(self, bundle_sha256: str | None) -> None:
         self._bundle_dir(bundle_sha256)
+
+    def unpack_upload(
+        self, bundle_sha256: str, path: Path, *, limits: BundleLimits
+    ) -> BundleManifest | None:
+        return self.materialiser.unpack_upload(bundle_sha256, path, limits=limits)
 
     def unpacked_bundle(self, bundle_sha256: str) -> Path | None:
         return self._bundle_dir(bundle_sha256)

@@ -75,7 +75,7 @@ def test_held_files_are_linked_and_only_the_others_fetched(tmp_path: Path) -> No
     server = Server({"new": b"new\n"})
     out = tmp_path / "out"
     out.mkdir()
-    local = {sha(b"same\n"): LocalFile(held / "same.py", executable=False)}
+    local = {sha(b"same\n"): LocalFile(str(held / "same.py"), executable=False)}
     stats = assemble(out, sha256="b" * 64, tree=tree, local=local, source=server)
     assert server.asked == [sha(b"new\n")]
     assert (stats.fetched, stats.linked, stats.fetched_bytes) == (1, 2, 4)
@@ -91,7 +91,7 @@ def test_a_held_file_that_changed_on_disk_is_caught(tmp_path: Path) -> None:
     tree = BundleTree.from_json({"entries": [file("a.py", b"good\n")]}, limits=LIMITS)
     out = tmp_path / "out"
     out.mkdir()
-    local = {sha(b"good\n"): LocalFile(tmp_path / "held.py", executable=False)}
+    local = {sha(b"good\n"): LocalFile(str(tmp_path / "held.py"), executable=False)}
     with pytest.raises(BundleDigestMismatch):
         assemble(out, sha256="b" * 64, tree=tree, local=local, source=Server({}))
 
