@@ -141,6 +141,20 @@ class DeployFrozen(Conflict):
     code = "deploy_frozen"
 
 
+class IdempotencyKeyReused(TarmacError):
+    """An Idempotency-Key sent again with a different request: refused, never replayed."""
+
+    code = "idempotency_key_reused"
+    status = 422
+
+
+class RequestTooLarge(TarmacError):
+    """A request body over the endpoint's size limit."""
+
+    code = "request_too_large"
+    status = 413
+
+
 class DeployFailed(TarmacError):
     """The deploy was recorded but its code could not be made live; the old code stays."""
 

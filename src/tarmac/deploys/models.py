@@ -43,6 +43,7 @@ class Deploy(Base):
         UniqueConstraint("deployment_id", "seq"),
         UniqueConstraint("deployment_id", "created_by_id", "idempotency_key"),
         Index("ix_deploys_created_at", "created_at"),
+        Index("ix_deploys_created_by_id_idempotency_key", "created_by_id", "idempotency_key"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
@@ -62,6 +63,8 @@ class Deploy(Base):
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_by: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # sha256 of what the key was first used for (endpoint, Deployment, body, bundle).
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     # What the target Airflow found in the bundle (import gate): {dag_id: file}, and the
