@@ -42,7 +42,7 @@ def get_blob(
         chunks(),
         media_type="application/gzip",
         headers={
-            "Cache-Control": "public, max-age=31536000, immutable",
+            "Cache-Control": "private, max-age=31536000, immutable",
             "ETag": f'"{sha256}"',
             "Content-Length": str(installation.blob_store.size(sha256)),
         },
