@@ -13,12 +13,26 @@ Username = Annotated[
 ]
 
 
+Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Password
+
+
+class UiSessionsEnded(BaseModel):
+    user_id: str
+    ended_ui_sessions: int
+
+
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     username: Username
     system_role: SystemRole | None = None
-    password: Annotated[str, StringConstraints(min_length=8, max_length=1024)] | None = None
+    password: Password | None = None
 
 
 class UserOut(BaseModel):
