@@ -155,6 +155,20 @@ class RequestTooLarge(TarmacError):
     status = 413
 
 
+class RequestTooSlow(TarmacError):
+    """A request body that arrived slower than the minimum rate, or stopped arriving."""
+
+    code = "request_too_slow"
+    status = 408
+
+
+class TooManyUploads(TarmacError):
+    """Too many deploy uploads in flight, for this user or for the whole server."""
+
+    code = "too_many_uploads"
+    status = 429
+
+
 class DeployFailed(TarmacError):
     """The deploy was recorded but its code could not be made live; the old code stays."""
 
