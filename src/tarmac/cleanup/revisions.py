@@ -37,14 +37,21 @@ def delete_expired_batch(
 
     The DELETE repeats the conditions, so a deploy pinned since it was selected stays
     (PostgreSQL re-checks a row that changed while the DELETE waited for its lock).
+
+    Lock order: the batch first locks the Deployments of its deploys (in id order), the
+    lock every deploy and rollback takes first. A rollback to one of these deploys then
+    either committed before (its new deploy holds the bundle; the target's record may
+    go) or runs after and finds its target gone (404 ``not_found``, nothing written),
+    never a half-made deploy failing on a foreign key the cleanup removed under it.
     """
     with database.session(write=True) as session:
-        query = select(Deploy.id, Deploy.created_at).where(expired(cutoff))
+        query = select(Deploy.id, Deploy.created_at, Deploy.deployment_id).where(expired(cutoff))
         if after is not None:
             query = query.where(_after(after))
         rows = session.execute(query.order_by(Deploy.created_at, Deploy.id).limit(batch_size)).all()
         if not rows:
             return 0, None
+        _lock_deployments(session, sorted({row.deployment_id for row in rows}))
         ids = [row.id for row in rows]
         # The foreign key would do this too (ON DELETE SET NULL); saying it keeps it visible.
         session.execute(
@@ -60,6 +67,19 @@ def delete_expired_batch(
         )
         session.commit()
     return rowcount(result), (rows[-1].created_at, rows[-1].id)
+
+
+def _lock_deployments(session: Session, deployment_ids: list[str]) -> None:
+    """Row-lock these Deployments as deploys and rollbacks do (SQLite's write lock
+    already serialises them)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        select(Deployment.id)
+        .where(Deployment.id.in_(deployment_ids))
+        .order_by(Deployment.id)
+        .with_for_update()
+    ).all()
 
 
 def _after(cursor: Cursor) -> ColumnElement[bool]:
