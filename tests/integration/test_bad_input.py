@@ -127,3 +127,19 @@ def test_bad_users_and_members(api: Api) -> None:
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
     assert api.get("/api/v1/deployments/does-not-exist").status_code == 404
+
+
+def test_nul_characters_are_refused_everywhere_text_is_stored(api: Api) -> None:
+    """Found by the API fuzzer: PostgreSQL refuses NUL in text, which was a 500."""
+    dep = api.new_deployment("nul", dag_deploy_mode="image")
+    user_id, _ = api.new_user("nul-user")
+    path = f"/api/v1/deployments/{dep['id']}"
+    for response in (
+        api.post(f"/api/v1/users/{user_id}/tokens", json={"name": "a\x00b"}),
+        api.patch(path, json={"description": "a\x00b"}),
+        api.patch(path, json={"env_vars": [{"key": "A", "value": "a\x00b"}]}),
+        api.deploy(dep["id"], type="IMAGE_ONLY", image="repo/img:1", description="a\x00b"),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "invalid_request"
+    assert api.history(dep["id"]) == []

@@ -16,9 +16,9 @@ MIB = 1024 * KIB
 SMALL_JSON_BYTES = 8 * KIB
 """Users, tokens, passwords, members, pins, cleanup: a few short strings."""
 
-ROLLBACK_JSON_BYTES = 64 * KIB
-"""A rollback's description is up to 10,000 characters: 60,000 bytes if each is sent as
-a ``\\uXXXX`` escape, plus the acknowledgements."""
+ROLLBACK_JSON_BYTES = 8 * KIB
+"""A rollback's description is up to 500 characters: 3,000 bytes if each is sent as a
+``\\uXXXX`` escape, plus the acknowledgements."""
 
 DEPLOYMENT_JSON_BYTES = 1 * MIB
 """A Deployment's settings with up to 1,000 environment variables (about 1 KiB each on

@@ -18,7 +18,6 @@ import anyio
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tarmac import metrics
 from tarmac.access.service import authenticate_token
 from tarmac.api.body_limits import BodyRule, body_rule
 from tarmac.api.dependencies import PRINCIPAL_STATE_KEY
@@ -61,11 +60,11 @@ class RequestGuardMiddleware:
             try:
                 await self._authenticate(scope, headers.get(b"authorization", b""))
             except TarmacError as error:
-                await _send_error(send, error)
+                await _send_error(scope, send, error)
                 return
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > rule.max_bytes:
-            await _send_error(send, _too_large(rule))
+            await _send_error(scope, send, _too_large(rule))
             return
         await _GuardedBody(self.app, rule=rule, pace=self.pace)(scope, receive, send)
 
@@ -131,7 +130,7 @@ class _GuardedBody:
                 raise
         if self.breach is not None and not self.response_started:
             self.response_started = True
-            await _send_error(send, self.breach)
+            await _send_error(scope, send, self.breach)
 
     def _time_for_next_chunk(self) -> float:
         """Seconds the next chunk may take: idle limit, and the minimum average rate."""
@@ -166,8 +165,10 @@ def _too_large(rule: BodyRule) -> TarmacError:
     )
 
 
-async def _send_error(send: Send, error: TarmacError) -> None:
-    metrics.count_refusal(code=error.code)
+async def _send_error(scope: Scope, send: Send, error: TarmacError) -> None:
+    app_metrics = getattr(scope["app"].state, "metrics", None)
+    if app_metrics is not None:
+        app_metrics.count_refusal(code=error.code)
     body = json.dumps(error.to_body()).encode()
     headers = [
         (b"content-type", b"application/json"),

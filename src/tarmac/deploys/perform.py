@@ -157,6 +157,9 @@ def _deploy_request(form: DeployForm) -> service.DeployRequest:
     fields = form.fields
     if "type" not in fields:
         raise InvalidRequest("type is required", field="type")
+    for name, value in fields.items():
+        if "\x00" in value:  # never text, and PostgreSQL refuses it
+            raise InvalidRequest(f"form field {name!r} contains a NUL character", field=name)
     image = fields.get("image", "").strip()
     runtime_version = fields.get("runtime_version", "").strip()
     return service.DeployRequest(
