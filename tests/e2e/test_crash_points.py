@@ -17,6 +17,7 @@ from tests.e2e.live_state import assert_live_matches_records
 from tests.support.bundles import dag_file, make_bundle
 from tests.support.fake_bulk_server import FakeElasticsearch
 from tests.support.process import ServerProcess
+from tests.support.reliability_stats import record
 
 BUNDLES = [make_bundle({f"v{i}.py": dag_file(f"v{i}")}) for i in range(1, 5)]
 BY_SHA = {hashlib.sha256(b).hexdigest(): b for b in BUNDLES}
@@ -100,6 +101,7 @@ def test_killed_after_the_commit_the_new_deploy_is_live_once_with_its_one_event(
         if e.get("tarmac", {}).get("deploy", {}).get("id") == current["id"]
     ]
     assert len(mentions) == 1  # the outbox wrote its event on restart, once
+    record("fault", point="after_commit", test=kind)
 
 
 def _age_files(data_dir: Path) -> None:
@@ -138,6 +140,7 @@ def test_killed_during_cleanup_the_rest_is_intact_and_cleanup_finishes(
         assert_live_matches_records(
             client, data_dir=server.data_dir, deployment=dep, bundles_by_sha=BY_SHA
         )
+    record("fault", point=point, test="cleanup")
 
 
 def test_killed_during_event_export_every_event_arrives_exactly_once(
@@ -168,5 +171,6 @@ def test_killed_during_event_export_every_event_arrives_exactly_once(
                 time.sleep(0.1)
             assert set(fake.created.values()) == {1}  # resent after the crash, stored once
             assert fake.conflicts >= 1  # the resend really happened
+            record("fault", point="export_after_send", test="event export")
         finally:
             server.stop()

@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.process import ServerProcess
 from tests.support.raw_http import open_request, rss_bytes, send_until_answered
+from tests.support.reliability_stats import record
 from tests.support.server import ADMIN_TOKEN
 
 HUGE = 300 * 1024 * 1024
@@ -39,7 +40,9 @@ def test_an_unauthenticated_300_mib_body_is_refused_unread(
     assert body["error"]["code"] == "unauthenticated"
     status, body = _huge_json(server, token="tmc_not_a_token", chunked=chunked)
     assert status == 401
-    assert rss_bytes(server.process.pid) - before <= ALLOWED_GROWTH
+    growth = rss_bytes(server.process.pid) - before
+    assert growth <= ALLOWED_GROWTH
+    record("huge_body", bodies=2, rss_growth_bytes=growth, authenticated=False)
     with server.client() as admin:
         assert admin.get("/api/v1/deployments").json()["items"] == []
 
@@ -54,7 +57,9 @@ def test_an_authenticated_300_mib_json_body_is_413_without_growing(
     assert status == 413
     assert body["error"]["code"] == "request_too_large"
     assert body["error"]["limit_bytes"] > 0
-    assert rss_bytes(server.process.pid) - before <= ALLOWED_GROWTH
+    growth = rss_bytes(server.process.pid) - before
+    assert growth <= ALLOWED_GROWTH
     with server.client() as admin:
         assert admin.get("/api/v1/deployments").json()["items"] == []
         assert admin.get("/healthz").status_code == 200
+    record("huge_body", bodies=1, rss_growth_bytes=growth, authenticated=True)

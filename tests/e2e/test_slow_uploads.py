@@ -17,6 +17,7 @@ import pytest
 from tests.support.bundles import dag_file, make_bundle
 from tests.support.process import ServerProcess
 from tests.support.raw_http import open_request, read_response
+from tests.support.reliability_stats import record
 from tests.support.server import ADMIN_TOKEN
 
 BOUNDARY = "slowboundary"
@@ -117,6 +118,7 @@ def test_many_slow_uploads_leave_health_reads_and_other_deploys_answering(
     # Closed uploads give their slots back: the slow user may deploy again.
     with server.client(slow_token, timeout=ANSWERED_WITHIN) as slow:
         assert _eventually_deploys(slow, slow_dep).status_code == 201
+    record("slow_uploads", in_flight=len(in_flight), refused=len(refused))
 
 
 def _eventually_deploys(client: httpx.Client, deployment_id: str) -> httpx.Response:
@@ -210,5 +212,6 @@ def test_a_stalled_body_is_cut_off_and_changes_nothing(
             assert _deploy(admin, dep, "after").status_code == 201
         staging = server.data_dir / "blobs" / "staging"
         assert not staging.exists() or not any(staging.iterdir())
+        record("stalled_body", kind=path_kind)
     finally:
         server.stop()

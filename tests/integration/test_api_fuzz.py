@@ -25,14 +25,13 @@ from sqlalchemy import select
 from tarmac.db.base import Base
 from tarmac.errors import ERROR_BY_CODE
 from tests.support.bundles import dag_file, make_bundle
+from tests.support.reliability_stats import record
 from tests.support.server import Api, running_tarmac
 
 EXAMPLES_PER_OPERATION = int(os.environ.get("TARMAC_FUZZ_EXAMPLES", "55"))
 MIN_REQUESTS = 1000
 DOCUMENTED_CODES = set(ERROR_BY_CODE) | {"method_not_allowed"}
 UNAUDITED_TABLES = {"events", "leases"}  # refusals are logged; the cleanup lease is not data
-STATS_FILE_ENV = "TARMAC_FUZZ_STATS_FILE"
-"""If set, the counts are appended there as JSON lines (scripts/reliability_report.py)."""
 
 
 @pytest.fixture
@@ -161,16 +160,6 @@ def test_generated_requests_never_fail_the_server_nor_change_state_when_refused(
 
         probe()
 
-    if path := os.environ.get(STATS_FILE_ENV):
-        with open(path, "a") as out:
-            out.write(
-                json.dumps(
-                    {
-                        "database": api.client.app.state.installation.database.engine.dialect.name,
-                        **counts,
-                    }
-                )
-                + "\n"
-            )  # type: ignore[attr-defined]
     assert not problems, "\n".join(problems[:20])
     assert counts["requests"] >= MIN_REQUESTS, counts
+    record("fuzz", **counts)
