@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, up
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
 
+from tarmac.db.base import utcnow
 from tarmac.db.unit_of_work import Database
 from tarmac.deployments.models import Deployment
 from tarmac.deploys.models import Deploy
@@ -17,13 +18,20 @@ Cursor = tuple[datetime, str]
 
 
 def expired(cutoff: datetime) -> ColumnElement[bool]:
-    """Deploys cleanup may delete: created at or before ``cutoff``, not pinned, not live.
+    """Deploys cleanup may delete: created at or before ``cutoff``, not pinned, not live,
+    not reported in use by a running DAG run (``deploys/in_use.py``).
 
     ``<=`` mirrors rule 4: a deploy is a rollback target while its age is strictly less
     than the window, so one exactly as old as the window is already out of it.
     """
     live = select(Deployment.current_deploy_id).where(Deployment.current_deploy_id.is_not(None))
-    return and_(Deploy.created_at <= cutoff, Deploy.pinned == false(), Deploy.id.not_in(live))
+    not_in_use = or_(Deploy.in_use_until.is_(None), Deploy.in_use_until <= utcnow())
+    return and_(
+        Deploy.created_at <= cutoff,
+        Deploy.pinned == false(),
+        Deploy.id.not_in(live),
+        not_in_use,
+    )
 
 
 def count_expired(session: Session, *, cutoff: datetime) -> int:

@@ -71,6 +71,8 @@ class Deploy(Base):
     # check's outcome with its errors; None on deploys made before the gate existed.
     dags: Mapped[dict[str, str] | None] = mapped_column(JSON)
     import_check: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Until when a running Airflow 3 DAG run still reads this version (the bundle reports it).
+    in_use_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Safe operations (tarmac.safe_ops): a bad mark, the runtime's health, what was waived.

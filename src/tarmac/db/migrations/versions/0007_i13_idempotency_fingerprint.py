@@ -1,7 +1,7 @@
 """deploys.idempotency_fingerprint: an Idempotency-Key is bound to its first request
 
 Revision ID: i13_idempotency_fingerprint
-Revises: 0003
+Revises: i17_safe_ops
 Create Date: 2026-11-30 04:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "i13_idempotency_fingerprint"
-down_revision: str | None = "0003"
+down_revision: str | None = "i17_safe_ops"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
