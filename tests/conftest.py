@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.support.requirements import cannot_run
+
 POSTGRES_URL_ENV = "TARMAC_TEST_POSTGRES_URL"
 
 
@@ -37,9 +39,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def _postgres_schema() -> Iterator[str]:
     base = os.environ.get(POSTGRES_URL_ENV)
     if not base:
-        if os.environ.get("TARMAC_REQUIRE_POSTGRES"):
-            pytest.fail(f"{POSTGRES_URL_ENV} is not set but TARMAC_REQUIRE_POSTGRES is")
-        pytest.skip(f"{POSTGRES_URL_ENV} is not set")
+        cannot_run(f"{POSTGRES_URL_ENV} is not set")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"))
     with admin.begin() as conn:

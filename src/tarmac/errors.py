@@ -141,6 +141,34 @@ class DeployFrozen(Conflict):
     code = "deploy_frozen"
 
 
+class IdempotencyKeyReused(TarmacError):
+    """An Idempotency-Key sent again with a different request: refused, never replayed."""
+
+    code = "idempotency_key_reused"
+    status = 422
+
+
+class RequestTooLarge(TarmacError):
+    """A request body over the endpoint's size limit."""
+
+    code = "request_too_large"
+    status = 413
+
+
+class RequestTooSlow(TarmacError):
+    """A request body that arrived slower than the minimum rate, or stopped arriving."""
+
+    code = "request_too_slow"
+    status = 408
+
+
+class TooManyUploads(TarmacError):
+    """Too many deploy uploads in flight, for this user or for the whole server."""
+
+    code = "too_many_uploads"
+    status = 429
+
+
 class DeployFailed(TarmacError):
     """The deploy was recorded but its code could not be made live; the old code stays."""
 

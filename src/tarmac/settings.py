@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     webhook_retry_cap_seconds: float = 300.0
     webhook_max_attempts: int = 12
     webhook_poll_seconds: float = 1.0
+    # Slowest request body accepted: after the grace period at least this average rate,
+    # and never this long without a byte (a stalled client holds nothing for long).
+    body_min_bytes_per_second: float = Field(default=4096.0, gt=0)
+    body_grace_seconds: float = Field(default=10.0, ge=0)
+    body_idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Deploy uploads in flight at once, per user and for the whole server.
+    max_uploads_per_user: int = Field(default=4, ge=1)
+    max_uploads_in_flight: int = Field(default=16, ge=1)
 
     @field_validator("data_dir")
     @classmethod

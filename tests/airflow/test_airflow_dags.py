@@ -64,11 +64,11 @@ def test_dagbag_over_the_agents_folder_sees_v1_after_the_rollback(
     try:
         for bundle in (V2, V3):
             deploy_dags(server.client(), dep_id, bundle)
-            assert wait_until(shows([agent], bundle), timeout=20), agent.log()
+            assert wait_until(shows([agent], bundle), timeout=60), agent.log()
         assert airflow.dagbag(agent.dags_folder)["dag_ids"] == ["etl", "v3_ml"]
 
         _rollback(server, dep_id, v1["id"])
-        assert wait_until(shows([agent], V1), timeout=5), agent.log()
+        assert wait_until(shows([agent], V1), timeout=60), agent.log()
         seen = airflow.dagbag(agent.dags_folder)
     finally:
         assert agent.stop() == 0

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from tests.e2e.live_state import assert_live_matches_records
 from tests.support.bundles import dag_file, make_bundle
 from tests.support.process import ServerProcess
+from tests.support.reliability_stats import record
 
 
 def test_twenty_concurrent_deploys_are_all_recorded_without_gaps(server: ServerProcess) -> None:
@@ -43,3 +44,4 @@ def test_twenty_concurrent_deploys_are_all_recorded_without_gaps(server: ServerP
         )
         # The live deploy is the last one committed: the highest sequence number.
         assert current["seq"] == 20
+    record("concurrent_writers", writers=20, test="deploys to one Deployment")

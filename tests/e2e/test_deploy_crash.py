@@ -10,6 +10,7 @@ import pytest
 from tests.e2e.live_state import assert_live_matches_records
 from tests.support.bundles import dag_file, make_bundle
 from tests.support.process import ServerProcess
+from tests.support.reliability_stats import record
 
 
 @pytest.mark.parametrize("point", ["between_spec_and_swap", "after_swap", "before_commit"])
@@ -55,3 +56,4 @@ def test_crash_during_deploy_recovers_to_old_or_new(server: ServerProcess, point
         assert_live_matches_records(
             admin, data_dir=server.data_dir, deployment=dep, bundles_by_sha=by_sha
         )
+    record("fault", point=point, test="deploy")

@@ -9,6 +9,7 @@ from typing import Any
 from tests.e2e.live_state import assert_live_matches_records
 from tests.support.bundles import dag_file, make_bundle
 from tests.support.process import ServerProcess
+from tests.support.reliability_stats import record
 
 
 def _setup(server: ServerProcess) -> tuple[dict[str, Any], dict[str, Any], dict[str, bytes]]:
@@ -84,3 +85,4 @@ def test_rollback_racing_ten_deploys(server: ServerProcess) -> None:
             admin, data_dir=server.data_dir, deployment=dep, bundles_by_sha=by_sha
         )
         assert current["seq"] == 13  # the last one committed is the live one
+    record("concurrent_writers", writers=11, test="deploys racing a rollback")

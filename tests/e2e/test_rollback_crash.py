@@ -10,6 +10,7 @@ import pytest
 from tests.e2e.live_state import assert_live_matches_records
 from tests.support.bundles import dag_file, make_bundle
 from tests.support.process import ServerProcess
+from tests.support.reliability_stats import record
 
 
 @pytest.mark.parametrize("point", ["between_spec_and_swap", "after_swap", "before_commit"])
@@ -57,3 +58,4 @@ def test_crash_during_rollback(server: ServerProcess, point: str) -> None:
             admin, data_dir=server.data_dir, deployment=dep, bundles_by_sha=by_sha
         )
         assert current["bundle_sha256"] == v1["bundle_sha256"]
+    record("fault", point=point, test="rollback")

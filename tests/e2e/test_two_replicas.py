@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.e2e.live_state import assert_live_matches_records
 from tests.support.bundles import dag_file, make_bundle
 from tests.support.process import ServerProcess
+from tests.support.reliability_stats import record
 
 
 def test_concurrent_deploys_through_two_replicas(database_url: str, tmp_path: Path) -> None:
@@ -50,6 +51,7 @@ def test_concurrent_deploys_through_two_replicas(database_url: str, tmp_path: Pa
                     client, data_dir=first.data_dir, deployment=dep, bundles_by_sha=by_sha
                 )
                 assert current["seq"] == 16
+                record("concurrent_writers", writers=16, test="deploys through two replicas")
     finally:
         second.stop()
         first.stop()

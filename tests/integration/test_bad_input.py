@@ -108,12 +108,15 @@ def test_bad_users_and_members(api: Api) -> None:
     for body in (
         {"username": ""},
         {"username": "a b"},
-        {"username": "x" * 10_000},
+        {"username": "x" * 100},
         {"username": "ok", "system_role": "GOD"},
     ):
         response = api.post("/api/v1/users", json=body)
         assert response.status_code == 400, body
         assert response.json()["error"]["code"] == "invalid_request"
+    huge = api.post("/api/v1/users", json={"username": "x" * 10_000})
+    assert huge.status_code == 413
+    assert huge.json()["error"]["code"] == "request_too_large"
     bad_role = api.put(
         f"/api/v1/deployments/{created['id']}/members/{user_id}", json={"role": "OWNER"}
     )
@@ -124,3 +127,19 @@ def test_bad_users_and_members(api: Api) -> None:
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
     assert api.get("/api/v1/deployments/does-not-exist").status_code == 404
+
+
+def test_nul_characters_are_refused_everywhere_text_is_stored(api: Api) -> None:
+    """Found by the API fuzzer: PostgreSQL refuses NUL in text, which was a 500."""
+    dep = api.new_deployment("nul", dag_deploy_mode="image")
+    user_id, _ = api.new_user("nul-user")
+    path = f"/api/v1/deployments/{dep['id']}"
+    for response in (
+        api.post(f"/api/v1/users/{user_id}/tokens", json={"name": "a\x00b"}),
+        api.patch(path, json={"description": "a\x00b"}),
+        api.patch(path, json={"env_vars": [{"key": "A", "value": "a\x00b"}]}),
+        api.deploy(dep["id"], type="IMAGE_ONLY", image="repo/img:1", description="a\x00b"),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "invalid_request"
+    assert api.history(dep["id"]) == []

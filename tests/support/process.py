@@ -107,6 +107,7 @@ class ServerProcess:
                 self.kill()
 
     def client(self, token: str = ADMIN_TOKEN, **kwargs: Any) -> httpx.Client:
+        kwargs.setdefault("timeout", 60)
         return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60, **kwargs
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, **kwargs
         )

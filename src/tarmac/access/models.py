@@ -47,3 +47,17 @@ class DeploymentMember(Base):
     )
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(32))
+
+
+class UiSessionRecord(Base):
+    """A signed-in web UI session; deleting the row ends it at once (sign-out, revocation).
+
+    Only the sha256 of the session id is stored; the id itself lives in the cookie.
+    """
+
+    __tablename__ = "ui_sessions"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from tarmac.access import roles, service
-from tarmac.access.schemas import TokenCreate, TokenOut, TokenRevoked, UserCreate, UserOut
+from tarmac.access.principal import Principal
+from tarmac.access.schemas import (
+    PasswordChange,
+    TokenCreate,
+    TokenOut,
+    TokenRevoked,
+    UiSessionsEnded,
+    UserCreate,
+    UserOut,
+)
+from tarmac.access.ui_sessions import end_user_ui_sessions
 from tarmac.api.dependencies import CurrentPrincipal, InstallationDep, WriteSession, commit
 from tarmac.deployments.service import get_deployment
 from tarmac.errors import PermissionDenied
@@ -79,3 +89,37 @@ def revoke_token(
     record = service.revoke_token(session, user_id=user_id, token_id=token_id)
     commit(session, installation)
     return TokenRevoked(id=record.id, revoked=True)
+
+
+def _require_self_or_admin(principal: Principal, user_id: str) -> None:
+    if principal.scope_deployment_id is not None:
+        raise PermissionDenied("an agent token cannot manage users")
+    if user_id != principal.user_id:
+        principal.require(roles.SYSTEM_USERS_CREATE)
+
+
+@router.put("/users/{user_id}/password", response_model=UiSessionsEnded)
+def change_password(
+    user_id: str,
+    body: PasswordChange,
+    principal: CurrentPrincipal,
+    session: WriteSession,
+    installation: InstallationDep,
+) -> UiSessionsEnded:
+    """Set the UI password (own, or anyone's as a System Admin); ends every UI session."""
+    _require_self_or_admin(principal, user_id)
+    ended = service.set_password(session, user_id=user_id, password=body.password)
+    commit(session, installation)
+    return UiSessionsEnded(user_id=user_id, ended_ui_sessions=ended)
+
+
+@router.delete("/users/{user_id}/ui-sessions", response_model=UiSessionsEnded)
+def end_ui_sessions(
+    user_id: str, principal: CurrentPrincipal, session: WriteSession, installation: InstallationDep
+) -> UiSessionsEnded:
+    """Sign a user out of the web UI everywhere, at once (own, or anyone's as an admin)."""
+    _require_self_or_admin(principal, user_id)
+    service.get_user(session, user_id)
+    ended = end_user_ui_sessions(session, user_id=user_id)
+    commit(session, installation)
+    return UiSessionsEnded(user_id=user_id, ended_ui_sessions=ended)

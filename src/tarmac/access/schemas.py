@@ -13,12 +13,26 @@ Username = Annotated[
 ]
 
 
+Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Password
+
+
+class UiSessionsEnded(BaseModel):
+    user_id: str
+    ended_ui_sessions: int
+
+
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     username: Username
     system_role: SystemRole | None = None
-    password: Annotated[str, StringConstraints(min_length=8, max_length=1024)] | None = None
+    password: Password | None = None
 
 
 class UserOut(BaseModel):
@@ -30,7 +44,12 @@ class UserOut(BaseModel):
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$"
+        ),
+    ]
     deployment_id: str | None = None
     """Set to make a read-only agent token for that Deployment's live code."""
 

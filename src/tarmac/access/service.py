@@ -16,6 +16,7 @@ from tarmac.access.roles import (
     SystemRole,
 )
 from tarmac.access.secrets import hash_password, new_api_token, token_digest, verify_password
+from tarmac.access.ui_sessions import end_user_ui_sessions
 from tarmac.db.base import utcnow
 from tarmac.errors import AlreadyExists, NotFound, Unauthenticated
 
@@ -78,8 +79,19 @@ def revoke_token(session: Session, *, user_id: str, token_id: str) -> ApiToken:
         raise NotFound("no such token", token_id=token_id)
     if record.revoked_at is None:
         record.revoked_at = utcnow()
+        # A revoked credential may mean a leaked one: the user signs in to the UI again.
+        end_user_ui_sessions(session, user_id=user_id)
     session.flush()
     return record
+
+
+def set_password(session: Session, *, user_id: str, password: str) -> int:
+    """Set a user's UI password and end every UI session they have; returns how many."""
+    user = get_user(session, user_id)
+    user.password_hash = hash_password(password)
+    ended = end_user_ui_sessions(session, user_id=user_id)
+    session.flush()
+    return ended
 
 
 def authenticate_token(session: Session, token: str | None) -> Principal:

@@ -107,6 +107,14 @@ class LiveCodeClient:
         )
         return LiveDags.from_json(response.json())
 
+    def report_in_use(self, deploy_id: str, *, seconds: int) -> None:
+        """Tell the server a DAG run still reads this version, so cleanup keeps it."""
+        self._send(
+            "PUT",
+            f"/api/v1/deployments/{self.deployment_id}/deploys/{deploy_id}/in-use",
+            json={"seconds": seconds},
+        )
+
     def download(self, sha256: str, *, into: Path) -> None:
         """Write bundle ``sha256`` to ``into``, checking its digest; nothing is left on error."""
         digest = hashlib.sha256()

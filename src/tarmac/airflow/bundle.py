@@ -15,6 +15,7 @@ go live, so a run finishes on the code it started with.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,14 @@ from airflow.dag_processing.bundles.base import BaseDagBundle
 from airflow.exceptions import AirflowException
 
 from tarmac.agent.cache import BundleCache
-from tarmac.agent.client import LiveCodeClient
+from tarmac.agent.client import AgentRejected, LiveCodeClient, ServerUnavailable
 from tarmac.agent.folder import LiveFolder
 from tarmac.airflow.version_dirs import ensure_version_dir
 
 DEFAULT_REFRESH_INTERVAL_SECONDS = 2
 """How often the DAG processor asks which deploy is live, unless ``refresh_interval`` says."""
+
+log = logging.getLogger(__name__)
 
 
 class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no type hints here
@@ -45,6 +48,7 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
         token_env: str = "TARMAC_TOKEN",
         token_file: str | None = None,
         keep: int = 10,
+        version_in_use_hours: float = 24.0,
         **kwargs: Any,
     ) -> None:
         # Asking tarmac which deploy is live is one small GET: ask every few seconds
@@ -53,6 +57,7 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
         super().__init__(**kwargs)
         self.server_url = server_url
         self.deployment_id = deployment_id
+        self.version_in_use_seconds = max(60, int(version_in_use_hours * 3600))
         self._token = token or _read_token(token_env=token_env, token_file=token_file)
         self._client: LiveCodeClient | None = None
         root = Path(self.base_dir) / "tarmac"
@@ -77,6 +82,7 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
         with self.lock():
             if self.version:
                 self._materialise_version(self.version)
+                self._report_in_use(str(self.version))
             elif self._folder.shown() is None:
                 self._follow_live()
         super().initialize()
@@ -99,6 +105,16 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
         dags = self.client.deploy_dags(deploy_id)
         source = self._folder.cache.ensure(dags.bundle_sha256)
         ensure_version_dir(source=source, target=target)
+
+    def _report_in_use(self, deploy_id: str) -> None:
+        """Each task of a run on this version renews it: cleanup keeps the deploy meanwhile.
+
+        Best effort: a task never fails because the report could not be sent.
+        """
+        try:
+            self.client.report_in_use(deploy_id, seconds=self.version_in_use_seconds)
+        except (ServerUnavailable, AgentRejected) as exc:
+            log.warning("could not report bundle version %s in use: %s", deploy_id, exc)
 
     @property
     def client(self) -> LiveCodeClient:

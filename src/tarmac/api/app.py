@@ -12,13 +12,14 @@ from tarmac import __version__
 from tarmac.access import routes as access_routes
 from tarmac.access.service import bootstrap_admin
 from tarmac.api.errors import install_error_handlers
-from tarmac.api.upload_limit import UploadLimitMiddleware
+from tarmac.api.request_guard import BodyPace, RequestGuardMiddleware
 from tarmac.cleanup import routes as cleanup_routes
 from tarmac.cleanup.schedule import daily_cleanup
 from tarmac.deployments import routes as deployment_routes
 from tarmac.deploys import blob_routes, live_notifications, pin_routes
 from tarmac.deploys import routes as deploy_routes
 from tarmac.deploys.recovery import recover_deploys
+from tarmac.deploys.upload_slots import UploadSlots
 from tarmac.events.exporter import exporting_events
 from tarmac.insight import routes as insight_routes
 from tarmac.installation import routes as installation_routes
@@ -44,6 +45,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         installation = open_installation(settings)
         app.state.installation = installation
+        app.state.upload_slots = UploadSlots(
+            per_user=settings.max_uploads_per_user, total=settings.max_uploads_in_flight
+        )
         engine = installation.database.engine
         app.state.metrics = TarmacMetrics(
             engine=engine, export_enabled=bool(settings.elasticsearch_url)
@@ -71,10 +75,16 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    # Refuse an oversized upload while it streams in, before it fills the disk; the
-    # slack is for the multipart framing and form fields around the bundle.
+    # The token is checked before a body is read; bodies are bounded in size per endpoint
+    # and in pace, so no client can bloat the server or hold it with a stalled upload.
     app.add_middleware(
-        UploadLimitMiddleware, max_bytes=settings.max_bundle_upload_bytes + 1024 * 1024
+        RequestGuardMiddleware,
+        max_upload_bytes=settings.max_bundle_upload_bytes,
+        pace=BodyPace(
+            min_bytes_per_second=settings.body_min_bytes_per_second,
+            grace_seconds=settings.body_grace_seconds,
+            idle_timeout_seconds=settings.body_idle_timeout_seconds,
+        ),
     )
 
     @app.get("/healthz", tags=["health"])

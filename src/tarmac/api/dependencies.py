@@ -44,8 +44,15 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip() or None
 
 
+PRINCIPAL_STATE_KEY = "tarmac_principal"
+"""Request state key of the caller the request guard found before reading the body."""
+
+
 def current_principal(request: Request, installation: InstallationDep) -> Principal:
     """The authenticated caller (own short read transaction, so writers aren't held up)."""
+    found: Principal | None = getattr(request.state, PRINCIPAL_STATE_KEY, None)
+    if found is not None:
+        return found
     with installation.database.session() as session:
         return authenticate_token(session, _bearer_token(request))
 

@@ -19,6 +19,7 @@ from tarmac.cleanup.bundle_files import BundleClaim, BundleFiles
 from tarmac.cleanup.revisions import expired
 from tarmac.db.unit_of_work import Database
 from tarmac.deploys.models import BundleRecord, Deploy
+from tarmac.failpoints import failpoint
 
 
 @dataclass
@@ -159,6 +160,7 @@ def _delete_batch(
                 claim = _claim_unused(files, window, sha, counts)
                 claims.extend([claim] if claim else [])
             doomed = [c.sha256 for c in claims]
+            failpoint("cleanup_files_aside")  # files renamed aside, records not yet deleted
             session.execute(
                 delete(BundleRecord)
                 .where(BundleRecord.sha256.in_(doomed))

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, up
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
 
+from tarmac.db.base import utcnow
 from tarmac.db.unit_of_work import Database
 from tarmac.deployments.models import Deployment
 from tarmac.deploys.models import Deploy
@@ -17,13 +18,20 @@ Cursor = tuple[datetime, str]
 
 
 def expired(cutoff: datetime) -> ColumnElement[bool]:
-    """Deploys cleanup may delete: created at or before ``cutoff``, not pinned, not live.
+    """Deploys cleanup may delete: created at or before ``cutoff``, not pinned, not live,
+    not reported in use by a running DAG run (``deploys/in_use.py``).
 
     ``<=`` mirrors rule 4: a deploy is a rollback target while its age is strictly less
     than the window, so one exactly as old as the window is already out of it.
     """
     live = select(Deployment.current_deploy_id).where(Deployment.current_deploy_id.is_not(None))
-    return and_(Deploy.created_at <= cutoff, Deploy.pinned == false(), Deploy.id.not_in(live))
+    not_in_use = or_(Deploy.in_use_until.is_(None), Deploy.in_use_until <= utcnow())
+    return and_(
+        Deploy.created_at <= cutoff,
+        Deploy.pinned == false(),
+        Deploy.id.not_in(live),
+        not_in_use,
+    )
 
 
 def count_expired(session: Session, *, cutoff: datetime) -> int:
@@ -37,14 +45,21 @@ def delete_expired_batch(
 
     The DELETE repeats the conditions, so a deploy pinned since it was selected stays
     (PostgreSQL re-checks a row that changed while the DELETE waited for its lock).
+
+    Lock order: the batch first locks the Deployments of its deploys (in id order), the
+    lock every deploy and rollback takes first. A rollback to one of these deploys then
+    either committed before (its new deploy holds the bundle; the target's record may
+    go) or runs after and finds its target gone (404 ``not_found``, nothing written),
+    never a half-made deploy failing on a foreign key the cleanup removed under it.
     """
     with database.session(write=True) as session:
-        query = select(Deploy.id, Deploy.created_at).where(expired(cutoff))
+        query = select(Deploy.id, Deploy.created_at, Deploy.deployment_id).where(expired(cutoff))
         if after is not None:
             query = query.where(_after(after))
         rows = session.execute(query.order_by(Deploy.created_at, Deploy.id).limit(batch_size)).all()
         if not rows:
             return 0, None
+        _lock_deployments(session, sorted({row.deployment_id for row in rows}))
         ids = [row.id for row in rows]
         # The foreign key would do this too (ON DELETE SET NULL); saying it keeps it visible.
         session.execute(
@@ -60,6 +75,19 @@ def delete_expired_batch(
         )
         session.commit()
     return rowcount(result), (rows[-1].created_at, rows[-1].id)
+
+
+def _lock_deployments(session: Session, deployment_ids: list[str]) -> None:
+    """Row-lock these Deployments as deploys and rollbacks do (SQLite's write lock
+    already serialises them)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        select(Deployment.id)
+        .where(Deployment.id.in_(deployment_ids))
+        .order_by(Deployment.id)
+        .with_for_update()
+    ).all()
 
 
 def _after(cursor: Cursor) -> ColumnElement[bool]:

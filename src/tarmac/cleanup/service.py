@@ -30,6 +30,7 @@ from tarmac.db.unit_of_work import Database
 from tarmac.errors import InvalidRequest
 from tarmac.events.ecs import ecs_event
 from tarmac.events.service import record_event
+from tarmac.failpoints import failpoint
 from tarmac.rollouts.snapshots import prune_orphan_snapshots
 
 DEFAULT_BATCH_SIZE = 500
@@ -173,6 +174,7 @@ def _delete_expired_deploys(
         deleted += count
         if cursor is None:
             return deleted
+        failpoint("cleanup_after_batch")
         on_batch()
 
 

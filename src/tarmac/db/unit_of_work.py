@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tarmac.events.domain import DomainEvent
+from tarmac.failpoints import failpoint
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class Database:
         """Commit the unit of work, then dispatch the domain events it collected."""
         events: list[DomainEvent] = session.info.pop(_EVENTS, [])
         session.commit()
+        # Committed, but agents not yet woken and the event not yet in events.jsonl.
+        failpoint("after_commit")
         self.dispatch(events)
 
     def dispatch(self, events: Iterable[DomainEvent]) -> None:

@@ -22,6 +22,13 @@ def _printable(value: str) -> str:
     return value
 
 
+def no_nul(value: str) -> str:
+    """Free text may span lines, but a NUL is never text (and PostgreSQL refuses it)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def _small_json(value: dict[str, Any]) -> dict[str, Any]:
     if len(json.dumps(value)) > 16_384:
         raise ValueError("must be at most 16 KiB of JSON")
@@ -33,7 +40,7 @@ Name = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     AfterValidator(_printable),
 ]
-Description = Annotated[str, StringConstraints(max_length=2000)]
+Description = Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_nul)]
 EnvKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")]
 Resources = Annotated[dict[str, Any], AfterValidator(_small_json)]
 
@@ -57,7 +64,9 @@ class EnvVarIn(BaseModel):
 
     key: EnvKey
     # None on an existing secret keeps its stored value (secrets are write-only).
-    value: Annotated[str, StringConstraints(max_length=65_536)] | None = None
+    value: Annotated[str, StringConstraints(max_length=65_536), AfterValidator(no_nul)] | None = (
+        None
+    )
     is_secret: bool = False
 
 

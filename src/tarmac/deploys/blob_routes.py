@@ -32,7 +32,8 @@ from tarmac.installation.context import Installation
 router = APIRouter(prefix="/api/v1", tags=["deploys"])
 
 CHUNK = 1024 * 1024
-IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+# A token is needed to read a blob: no shared cache may keep it (private).
+IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
 _trees: LruCache[str, tuple[BundleTree, dict[str, str]]] = LruCache(32)
 
 

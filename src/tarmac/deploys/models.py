@@ -43,6 +43,7 @@ class Deploy(Base):
         UniqueConstraint("deployment_id", "seq"),
         UniqueConstraint("deployment_id", "created_by_id", "idempotency_key"),
         Index("ix_deploys_created_at", "created_at"),
+        Index("ix_deploys_created_by_id_idempotency_key", "created_by_id", "idempotency_key"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
@@ -62,12 +63,16 @@ class Deploy(Base):
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_by: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # sha256 of what the key was first used for (endpoint, Deployment, body, bundle).
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     # What the target Airflow found in the bundle (import gate): {dag_id: file}, and the
     # check's outcome with its errors; None on deploys made before the gate existed.
     dags: Mapped[dict[str, str] | None] = mapped_column(JSON)
     import_check: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Until when a running Airflow 3 DAG run still reads this version (the bundle reports it).
+    in_use_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Safe operations (tarmac.safe_ops): a bad mark, the runtime's health, what was waived.

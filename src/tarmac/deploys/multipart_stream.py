@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from tarmac.bundles.blob_store import BlobStore, StagedBlob
 from tarmac.deploys.git_metadata import FORM_FIELDS as GIT_FORM_FIELDS
@@ -136,6 +136,10 @@ def read_deploy_form(
             parser.finalize()
         except MultipartParseError as exc:
             raise InvalidRequest(f"the multipart body is malformed: {exc}") from None
+        # The parser does not check that the body ended where it should: a body cut off
+        # before its closing boundary would otherwise count as a complete form.
+        if parser.state != MultipartState.END:
+            raise InvalidRequest("the multipart body ends before its closing boundary")
         yield from parts.drain()
 
     staged = blob_store.stage(file_data(), max_bytes=max_bytes)

@@ -18,6 +18,13 @@ from tarmac.deployments.service import get_deployment
 from tarmac.deploys import service
 from tarmac.deploys.descriptions import clean_description
 from tarmac.deploys.git_metadata import parse_git_fields
+from tarmac.deploys.idempotency import (
+    DEPLOY_ENDPOINT,
+    IdempotencyClaim,
+    check_idempotency_key,
+    claim_for,
+    find_replay,
+)
 from tarmac.deploys.locking import deploy_lock_errors
 from tarmac.deploys.multipart_stream import DeployForm
 from tarmac.deploys.schemas import DeployOut, DeployStatus
@@ -43,16 +50,14 @@ def perform_deploy(
     idempotency_key: str | None,
     read_form: Callable[[], DeployForm],
 ) -> DeployOutcome:
-    """Read the form (staging its bundle), check it, store it, and make the deploy live."""
-    key = service.check_idempotency_key(idempotency_key)
+    """Read the form (staging its bundle), check it, store it, and make the deploy live.
+
+    A retry with the same Idempotency-Key replays the deploy it made; the key is compared
+    with the whole request (fields and bundle sha256), so the body is read first.
+    """
+    key = check_idempotency_key(idempotency_key)
     with installation.database.session() as session:
         deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
-        if key and (
-            earlier := service.find_idempotent_deploy(
-                session, deployment_id=deployment_id, user_id=principal.user_id, key=key
-            )
-        ):
-            return DeployOutcome(deploy=service.deploy_out(earlier, deployment), replayed=True)
         if not (
             principal.has(roles.IMAGES_PUSH, deployment_id=deployment_id)
             or principal.has(roles.DAGS_PUSH, deployment_id=deployment_id)
@@ -68,6 +73,15 @@ def perform_deploy(
     with form.staged or nullcontext():
         request = _deploy_request(form)
         allow_import_errors = _allow_import_errors(form)
+        claim = _claim(key, deployment_id, request, form)
+        if claim is not None:
+            with installation.database.session() as session:
+                earlier = find_replay(
+                    session, deployment_id=deployment_id, user_id=principal.user_id, claim=claim
+                )
+                if earlier is not None:
+                    out = service.deploy_out(earlier, deployment)
+                    return DeployOutcome(deploy=out, replayed=True)
         service.check_deploy_request(
             deployment,
             principal=principal,
@@ -108,7 +122,7 @@ def perform_deploy(
             catalog=installation.catalog,
             backend=installation.runtime_backend,
             lock_timeout_seconds=installation.settings.deploy_lock_timeout_seconds,
-            idempotency_key=key,
+            idempotency=claim,
             gate=gate,
         )
         out = service.deploy_out(result.deploy, result.deployment)
@@ -129,10 +143,27 @@ def _allow_import_errors(form: DeployForm) -> bool:
     return value in ("true", "1")
 
 
+def _claim(
+    key: str | None, deployment_id: str, request: service.DeployRequest, form: DeployForm
+) -> IdempotencyClaim | None:
+    return claim_for(
+        key,
+        endpoint=DEPLOY_ENDPOINT,
+        deployment_id=deployment_id,
+        request={  # every form field as sent, and the bundle's bytes
+            "fields": dict(sorted(form.fields.items())),
+            "bundle_sha256": form.staged.sha256 if form.staged is not None else None,
+        },
+    )
+
+
 def _deploy_request(form: DeployForm) -> service.DeployRequest:
     fields = form.fields
     if "type" not in fields:
         raise InvalidRequest("type is required", field="type")
+    for name, value in fields.items():
+        if "\x00" in value:  # never text, and PostgreSQL refuses it
+            raise InvalidRequest(f"form field {name!r} contains a NUL character", field=name)
     image = fields.get("image", "").strip()
     runtime_version = fields.get("runtime_version", "").strip()
     return service.DeployRequest(

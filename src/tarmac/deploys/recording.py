@@ -13,6 +13,7 @@ from tarmac.db.unit_of_work import collect
 from tarmac.deployments.models import Deployment
 from tarmac.deployments.schemas import DagDeployMode
 from tarmac.deploys.code_state import CodeState
+from tarmac.deploys.idempotency import IdempotencyClaim
 from tarmac.deploys.models import Deploy, live_deploy
 from tarmac.deploys.schemas import DeployStatus, DeployType
 from tarmac.events.domain import DeployFinished
@@ -37,7 +38,7 @@ def record_and_make_live(
     description: str | None,
     state: CodeState,
     rollback_from_id: str | None = None,
-    idempotency_key: str | None = None,
+    idempotency: IdempotencyClaim | None = None,
     event_extra: dict[str, object] | None = None,
     dags: dict[str, str] | None = None,
     import_check: dict[str, Any] | None = None,
@@ -60,7 +61,8 @@ def record_and_make_live(
         rollback_from_id=rollback_from_id,
         created_by_id=actor.user_id or None,  # tarmac itself (automatic rollback): none
         created_by=actor.username,
-        idempotency_key=idempotency_key,
+        idempotency_key=idempotency.key if idempotency else None,
+        idempotency_fingerprint=idempotency.fingerprint if idempotency else None,
         dags=dags,
         import_check=import_check,
         created_at=utcnow(),

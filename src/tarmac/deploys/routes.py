@@ -32,6 +32,7 @@ from tarmac.deploys.live_notifications import (
 from tarmac.deploys.multipart_stream import DeployForm, read_deploy_form
 from tarmac.deploys.perform import perform_deploy
 from tarmac.deploys.schemas import CurrentDags, DeployList, DeployOut, DeployType
+from tarmac.deploys.upload_slots import UploadSlots
 from tarmac.rollouts.service import rollout_of, status_row
 
 router = APIRouter(prefix="/api/v1/deployments/{deployment_id}", tags=["deploys"])
@@ -102,7 +103,8 @@ async def create_deploy(
     """Push an image and/or DAG deploy; it is DEPLOYED once its code is live.
 
     The body is parsed as it arrives, the bundle streamed into the blob store; the rest
-    (database, disk) runs in a worker thread so the event loop stays free.
+    (database, disk) runs in a worker thread of the uploads' own pool, so the event loop
+    and the threads serving everything else stay free. Uploads in flight are bounded.
     """
     body = request.stream()
 
@@ -120,15 +122,18 @@ async def create_deploy(
             max_bytes=installation.bundle_limits.max_upload_bytes,
         )
 
-    outcome = await anyio.to_thread.run_sync(
-        lambda: perform_deploy(
-            installation,
-            principal=principal,
-            deployment_id=deployment_id,
-            idempotency_key=idempotency_key,
-            read_form=read_form,
+    slots: UploadSlots = request.app.state.upload_slots
+    with slots.claim(principal.user_id):
+        outcome = await anyio.to_thread.run_sync(
+            lambda: perform_deploy(
+                installation,
+                principal=principal,
+                deployment_id=deployment_id,
+                idempotency_key=idempotency_key,
+                read_form=read_form,
+            ),
+            limiter=slots.limiter,  # never the threads that serve reads and /healthz
         )
-    )
     if outcome.replayed:
         response.status_code = status.HTTP_200_OK
     return outcome.deploy

@@ -23,6 +23,7 @@ from tarmac.deploys.git_metadata import (
     git_of,
     git_out,
 )
+from tarmac.deploys.idempotency import IdempotencyClaim, find_replay
 from tarmac.deploys.image_refs import check_image_ref
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy, live_deploy
@@ -156,7 +157,7 @@ def create_deploy(
     catalog: RuntimeCatalog,
     backend: RuntimeBackend,
     lock_timeout_seconds: float,
-    idempotency_key: str | None = None,
+    idempotency: IdempotencyClaim | None = None,
     gate: DeployGate | None = None,
 ) -> DeployResult:
     """Record a deploy and make it live, one at a time per Deployment.
@@ -167,9 +168,9 @@ def create_deploy(
     deployment = lock_deployment(
         session, deployment_id=deployment_id, timeout_seconds=lock_timeout_seconds
     )
-    if idempotency_key:
-        earlier = find_idempotent_deploy(
-            session, deployment_id=deployment_id, user_id=principal.user_id, key=idempotency_key
+    if idempotency is not None:
+        earlier = find_replay(
+            session, deployment_id=deployment_id, user_id=principal.user_id, claim=idempotency
         )
         if earlier is not None:
             return DeployResult(deploy=earlier, deployment=deployment, replayed=True)
@@ -200,7 +201,7 @@ def create_deploy(
         deploy_type=request.type,
         description=request.description or _default_description(request.type),
         state=state,
-        idempotency_key=idempotency_key,
+        idempotency=idempotency,
         dags=gate.dags if gate else None,
         import_check=gate.import_check if gate else None,
         event_extra={**({"waived": waived} if waived else {}), **git_event_fields(request.git)}
@@ -255,27 +256,6 @@ def _default_description(deploy_type: DeployType) -> str:
     if deploy_type is DeployType.DAG_ONLY:
         return "Deployed via <tarmac deploy --dags>"
     return "Deployed via <tarmac deploy>"
-
-
-def find_idempotent_deploy(
-    session: Session, *, deployment_id: str, user_id: str, key: str
-) -> Deploy | None:
-    return session.scalar(
-        select(Deploy).where(
-            Deploy.deployment_id == deployment_id,
-            Deploy.created_by_id == user_id,
-            Deploy.idempotency_key == key,
-        )
-    )
-
-
-def check_idempotency_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > 255 or not key.isprintable():
-        raise InvalidRequest("Idempotency-Key must be 1 to 255 printable characters")
-    return key
 
 
 def list_deploys(

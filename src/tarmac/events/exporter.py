@@ -23,6 +23,7 @@ from tarmac.events.export_lock import export_turn
 from tarmac.events.models import EventRecord
 from tarmac.events.service import document_with_id
 from tarmac.events.sink import EventSink, PendingEvent, SinkUnavailable
+from tarmac.failpoints import failpoint
 from tarmac.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def export_pending(
                     unacknowledged=unacknowledged,
                     sink_unavailable=True,
                 )
+            failpoint("export_after_send")  # the sink has them; the outbox does not know yet
             mark_exported(engine, ids=acked)
             acknowledged += len(acked)
             unacknowledged += len(batch) - len(acked)

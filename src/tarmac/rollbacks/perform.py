@@ -14,9 +14,15 @@ from sqlalchemy.orm import Session
 
 from tarmac.access.principal import Principal
 from tarmac.deployments.service import get_deployment
+from tarmac.deploys.idempotency import (
+    ROLLBACK_ENDPOINT,
+    IdempotencyClaim,
+    claim_for,
+    find_replay,
+)
 from tarmac.deploys.locking import deploy_lock_errors
 from tarmac.deploys.schemas import DeployOut, DeployStatus
-from tarmac.deploys.service import deploy_out, find_idempotent_deploy
+from tarmac.deploys.service import deploy_out
 from tarmac.errors import DeployFailed, NotFound, TarmacError
 from tarmac.installation.context import Installation
 from tarmac.rollbacks import service
@@ -66,9 +72,14 @@ def _perform(
     request: service.RollbackRequest,
     idempotency_key: str | None,
 ) -> RollbackOutcome:
+    claim = (
+        None
+        if request.dry_run
+        else _claim(idempotency_key, deployment_id, target_deploy_id, request)
+    )
     with installation.database.session() as session:
-        if idempotency_key and not request.dry_run:
-            earlier = _replay(session, principal, deployment_id, idempotency_key)
+        if claim is not None:
+            earlier = _replay(session, principal, deployment_id, claim)
             if earlier is not None:
                 return RollbackOutcome(deploy=earlier, replayed=True)
         decision = service.preview_rollback(
@@ -100,7 +111,7 @@ def _perform(
             catalog=installation.catalog,
             backend=installation.runtime_backend,
             lock_timeout_seconds=installation.settings.deploy_lock_timeout_seconds,
-            idempotency_key=idempotency_key,
+            idempotency=claim,
         )
         out = deploy_out(result.deploy, result.deployment)
         installation.commit(session)
@@ -112,12 +123,27 @@ def _perform(
     return RollbackOutcome(deploy=out, replayed=result.replayed)
 
 
+def _claim(
+    key: str | None, deployment_id: str, target_deploy_id: str, request: service.RollbackRequest
+) -> IdempotencyClaim | None:
+    return claim_for(
+        key,
+        endpoint=ROLLBACK_ENDPOINT,
+        deployment_id=deployment_id,
+        request={
+            "target": target_deploy_id,
+            "description": request.description,
+            "acknowledge": sorted(request.acknowledge),
+        },
+    )
+
+
 def _replay(
-    session: Session, principal: Principal, deployment_id: str, key: str
+    session: Session, principal: Principal, deployment_id: str, claim: IdempotencyClaim
 ) -> DeployOut | None:
     deployment = get_deployment(session, principal=principal, deployment_id=deployment_id)
-    earlier = find_idempotent_deploy(
-        session, deployment_id=deployment_id, user_id=principal.user_id, key=key
+    earlier = find_replay(
+        session, deployment_id=deployment_id, user_id=principal.user_id, claim=claim
     )
     return deploy_out(earlier, deployment) if earlier else None
 

@@ -265,6 +265,14 @@ def _request_refusals(
                 {"field": "description"},
             )
         )
+    if description is not None and "\x00" in description:
+        refusals.append(
+            Refusal(
+                "invalid_request",
+                "The description must not contain NUL characters.",
+                {"field": "description"},
+            )
+        )
     if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
         refusals.append(
             Refusal(

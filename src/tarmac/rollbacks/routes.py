@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tarmac.api.dependencies import CurrentPrincipal, InstallationDep
 from tarmac.deploys.descriptions import DeployDescription
+from tarmac.deploys.idempotency import check_idempotency_key
 from tarmac.deploys.schemas import DeployOut
-from tarmac.deploys.service import check_idempotency_key
 from tarmac.rollbacks.perform import perform_rollback
 from tarmac.rollbacks.service import RollbackRequest
 

@@ -16,11 +16,12 @@ from tarmac.deployments.schemas import DagDeployMode
 from tarmac.deployments.service import get_deployment
 from tarmac.deploys.code_state import CodeState
 from tarmac.deploys.git_metadata import attach_git, git_event_fields, git_of
+from tarmac.deploys.idempotency import IdempotencyClaim, find_replay
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy, live_deploy
 from tarmac.deploys.recording import record_and_make_live
 from tarmac.deploys.schemas import DeployStatus
-from tarmac.deploys.service import find_deploy, find_idempotent_deploy
+from tarmac.deploys.service import find_deploy
 from tarmac.deploys.uploads import bundle_manifest
 from tarmac.errors import NotFound, TarmacError
 from tarmac.events.ecs import ecs_event
@@ -175,7 +176,7 @@ def execute_rollback(
     catalog: RuntimeCatalog,
     backend: RuntimeBackend,
     lock_timeout_seconds: float,
-    idempotency_key: str | None = None,
+    idempotency: IdempotencyClaim | None = None,
 ) -> RollbackResult:
     """Roll back under the Deployment's lock: a NEW deploy with the target's code state.
 
@@ -185,9 +186,9 @@ def execute_rollback(
         session, deployment_id=deployment_id, timeout_seconds=lock_timeout_seconds
     )
     principal.require(roles.DEPLOYMENT_GET, deployment_id=deployment_id)
-    if idempotency_key:
-        earlier = find_idempotent_deploy(
-            session, deployment_id=deployment_id, user_id=principal.user_id, key=idempotency_key
+    if idempotency is not None:
+        earlier = find_replay(
+            session, deployment_id=deployment_id, user_id=principal.user_id, claim=idempotency
         )
         if earlier is not None:
             return RollbackResult(plan=None, deploy=earlier, deployment=deployment, replayed=True)
@@ -215,7 +216,7 @@ def execute_rollback(
         description=decision.description,
         state=state,
         rollback_from_id=target.id,
-        idempotency_key=idempotency_key,
+        idempotency=idempotency,
         event_extra={
             "rollback": rollback_event_fields(decision, target, request),
             **git_event_fields(git_of(target)),

@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 
 from tarmac.access.principal import Principal
 from tarmac.access.service import get_user, principal_for_user
+from tarmac.access.ui_sessions import ui_session_user
 from tarmac.api.dependencies import InstallationDep
 from tarmac.errors import NotFound
 from tarmac.installation.context import Installation
@@ -67,11 +68,17 @@ def replace_session(request: Request, session: UiSession) -> None:
 
 
 def signed_in(request: Request, installation: InstallationDep, session: UiSessionDep) -> Principal:
-    """The signed-in user's Principal, roles loaded fresh on every request."""
+    """The signed-in user's Principal, roles loaded fresh on every request.
+
+    The cookie's server-side session must still be live: one ended by sign-out, a
+    password change, a token revocation or an admin is refused at once.
+    """
     if session.user_id is None:
         raise LoginRequired(request.url.path)
     with installation.database.session() as db:
         try:
+            if ui_session_user(db, session.session_id) != session.user_id:
+                raise NotFound("the UI session was ended")
             user = get_user(db, session.user_id)
         except NotFound:
             replace_session(request, session.anonymous())

@@ -64,7 +64,7 @@ class AgentProcess:
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
-    def stop(self, timeout: float = 10.0) -> int:
+    def stop(self, timeout: float = 60.0) -> int:
         """SIGTERM, as Kubernetes sends; returns the exit code."""
         assert self.process is not None
         if self.process.poll() is None:

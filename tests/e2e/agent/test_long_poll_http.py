@@ -102,9 +102,18 @@ def test_a_woken_long_poll_answers_what_a_plain_read_does(api: Api) -> None:
         waiting = pool.submit(
             agent.get, path, headers={"If-None-Match": '"none"'}, params={"wait": 30}
         )
-        time.sleep(0.3)  # let it go to sleep; a poke (or the re-check) must wake it
+        _until_sleeping(api, 1)  # asleep in the server: only the deploy's poke can wake it
         v1 = api.ok(api.deploy(dep["id"], dags=V1), 201)
         woken = waiting.result(timeout=30)
     assert woken.status_code == 200
     assert woken.headers["etag"] == f'"{v1["id"]}"'
     assert woken.json() == agent.ok(agent.get(path))
+
+
+def _until_sleeping(api: Api, count: int) -> None:
+    """Wait until ``count`` long polls are asleep in the server's live watcher."""
+    watcher = api.client.app.state.live_watcher  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 60
+    while watcher.sleeping != count:
+        assert time.monotonic() < deadline, "the long poll never went to sleep"
+        time.sleep(0.01)

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
+from tests.support.requirements import cannot_run
+
 CHROMIUM = Path(os.environ.get("TARMAC_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -24,9 +26,7 @@ CHROMIUM_ARGS = [
 def playwright_instance() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
-        if os.environ.get("TARMAC_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
+        cannot_run(message)
     with sync_playwright() as playwright:
         yield playwright
 

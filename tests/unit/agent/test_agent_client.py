@@ -97,3 +97,16 @@ def test_a_failed_download_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(AgentRejected):
         client.download("0" * 64, into=tmp_path / "missing")
     assert not (tmp_path / "missing").exists()
+
+
+def test_report_in_use_puts_the_version_and_its_seconds() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"deploy_id": "d1", "in_use_until": "2026-01-01T00:00:00Z"})
+
+    _client(httpx.MockTransport(handler)).report_in_use("d1", seconds=3600)
+    assert seen[0].method == "PUT"
+    assert seen[0].url.path == "/api/v1/deployments/dep/deploys/d1/in-use"
+    assert seen[0].read() == b'{"seconds":3600}'

@@ -9,11 +9,13 @@ from fastapi.responses import RedirectResponse
 
 from tarmac.access.login_throttle import LoginThrottle
 from tarmac.access.service import authenticate_password
+from tarmac.access.ui_sessions import end_ui_session, start_ui_session
 from tarmac.api.dependencies import InstallationDep
 from tarmac.errors import Unauthenticated
 from tarmac.ui.auth import CheckedForm, UiSessionDep, replace_session
 from tarmac.ui.rendering import render
 from tarmac.ui.route_class import UiRoute
+from tarmac.ui.session import MAX_AGE_SECONDS
 
 router = APIRouter(prefix="/ui", route_class=UiRoute, include_in_schema=False)
 
@@ -65,12 +67,23 @@ def login(
             error="Wrong username or password.",
         )
     throttle.succeeded(username)
-    replace_session(request, session.logged_in_as(principal.user_id))
+    with installation.database.session(write=True) as db:
+        session_id = start_ui_session(
+            db, user_id=principal.user_id, max_age_seconds=MAX_AGE_SECONDS
+        )
+        installation.commit(db)
+    replace_session(request, session.logged_in_as(principal.user_id, session_id=session_id))
     return RedirectResponse(next_path, status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, session: UiSessionDep, form: CheckedForm) -> Response:
+def logout(
+    request: Request, installation: InstallationDep, session: UiSessionDep, form: CheckedForm
+) -> Response:
+    """End the session on the server too: a copy of the cookie no longer signs anyone in."""
+    with installation.database.session(write=True) as db:
+        end_ui_session(db, session.session_id)
+        installation.commit(db)
     replace_session(request, session.anonymous())
     return RedirectResponse("/ui/login", status_code=303)
 
