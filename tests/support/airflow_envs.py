@@ -1,7 +1,8 @@
-"""Test-only: an EnvironmentCache seeded with the machine's prebuilt Airflow virtualenvs.
+"""Test-only: an EnvironmentCache seeded with the machine's prepared Airflow environments.
 
-Building an environment from PyPI takes minutes; the warm venvs hold the same exact
-Airflow versions. Seeding writes what ``EnvironmentCache.ensure`` would have written
+Building an environment from PyPI takes minutes; `.ci/run` prepares Airflow 2.10.5 and
+3.1.8 once per machine (`tarmac runtime prepare`) into the default cache, and the tests
+reuse those exact environments. Seeding writes what ``EnvironmentCache.ensure`` would have written
 (``specs/<key>.json`` → ``envs/<digest>``), so the code under test takes the cache path.
 """
 
@@ -14,10 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from tarmac.local_runtime.environments import EnvironmentCache, EnvironmentSpec
+from tarmac.local_runtime.environments import (
+    EnvironmentCache,
+    EnvironmentSpec,
+    default_cache_root,
+)
 
-WARM = Path(os.environ.get("TARMAC_WARM_VENVS", "/root/.cache/tarmac-warm"))
-WARM_VENVS = {"3.1.8": WARM / "af31", "2.10.5": WARM / "af210"}
+
+def _prepared(version: str) -> Path:
+    spec = EnvironmentSpec(airflow_version=version)
+    environment = EnvironmentCache(default_cache_root()).find(spec)
+    return environment.path if environment else Path(f"/nonexistent/prepared-airflow-{version}")
+
+
+WARM_VENVS = {version: _prepared(version) for version in ("3.1.8", "2.10.5")}
+"""The prepared environments (`tarmac runtime prepare 3.1-9` and `12.11.0`)."""
 
 CATALOG = {
     "runtimeVersions": {
@@ -50,7 +62,10 @@ def seeded_cache(root: Path, *versions: str) -> EnvironmentCache:
     for version in versions:
         venv = WARM_VENVS[version]
         if not (venv / "bin" / "python").exists():
-            pytest.skip(f"no prebuilt Airflow {version} venv at {venv}")
+            message = f"Airflow {version} is not prepared: run `tarmac runtime prepare`"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
         spec = EnvironmentSpec(airflow_version=version)
         digest = hashlib.sha256(f"warm {venv}".encode()).hexdigest()[:32]
         (root / "envs").mkdir(parents=True, exist_ok=True)
