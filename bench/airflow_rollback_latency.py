@@ -20,7 +20,8 @@ the case that used to wait for Airflow's full cycle.
     .venv/bin/python bench/airflow_rollback_latency.py [--runs 3] [--period 5] \
         [--write docs/benchmarks.md]
 
-Needs the prebuilt venvs (~/.cache/tarmac-warm/af31 and af210) and git. About 3 minutes.
+Needs the prepared environments (`tarmac runtime prepare 3.1-9` and `12.11.0`) and git.
+About 3 minutes.
 """
 
 from __future__ import annotations
