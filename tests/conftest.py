@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.support.requirements import cannot_run
+from tests.support.s3 import S3Server, running_s3_server
 
 POSTGRES_URL_ENV = "TARMAC_TEST_POSTGRES_URL"
 
@@ -52,3 +53,10 @@ def _postgres_schema() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One moto S3 server process for the session (each test makes its own bucket)."""
+    with running_s3_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server

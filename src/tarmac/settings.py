@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # Deploy uploads in flight at once, per user and for the whole server.
     max_uploads_per_user: int = Field(default=4, ge=1)
     max_uploads_in_flight: int = Field(default=16, ge=1)
+    blob_store_url: str | None = None
+    """``s3://BUCKET/PREFIX`` keeps blobs in S3; unset, they stay in ``<data-dir>/blobs``."""
+    s3_part_size_bytes: int = 16 * 1024**2
+    download_url_seconds: int = 300
+    """Lifetime of the pre-signed bundle URLs handed to agents (0: agents use the API)."""
 
     @field_validator("data_dir")
     @classmethod

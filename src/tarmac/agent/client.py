@@ -39,6 +39,8 @@ class LiveDags:
     bundle_sha256: str | None
     dag_deploy_enabled: bool
     etag: str | None = None
+    download_url: str | None = None
+    """A pre-signed object-store URL of the bundle, when the server hands one out."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, etag: str | None = None) -> LiveDags:
@@ -47,6 +49,7 @@ class LiveDags:
             bundle_sha256=data.get("bundle_sha256"),
             dag_deploy_enabled=bool(data.get("dag_deploy_enabled")),
             etag=etag,
+            download_url=data.get("download_url"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -59,7 +62,12 @@ class LiveDags:
 
 
 class LiveCodeClient:
-    """Reads one Deployment's live DAGs and downloads its bundles."""
+    """Reads one Deployment's live DAGs and downloads its bundles.
+
+    When the server hands out a pre-signed URL with the live DAGs, the bundle is fetched
+    straight from the object store (without the agent's token); any failure there falls
+    back to the API's ``/api/v1/blobs``.
+    """
 
     def __init__(
         self,
@@ -79,9 +87,20 @@ class LiveCodeClient:
             timeout=timeout_seconds,
             transport=transport,
         )
+        # No tarmac credentials here: these requests go to the object store.
+        self._direct = httpx.Client(timeout=timeout_seconds, transport=transport)
+        self._direct_urls: dict[str, str] = {}
+        self.direct_downloads = 0
+        self.api_downloads = 0
 
     def close(self) -> None:
         self._http.close()
+        self._direct.close()
+
+    def _remember(self, live: LiveDags) -> LiveDags:
+        if live.bundle_sha256 and live.download_url:
+            self._direct_urls[live.bundle_sha256] = live.download_url
+        return live
 
     def current(self, *, etag: str | None = None, wait_seconds: float = 0.0) -> LiveDags | None:
         """The live DAGs; with ``etag``, None once ``wait_seconds`` pass with no change."""
@@ -98,14 +117,16 @@ class LiveCodeClient:
         )
         if response.status_code == 304:
             return None
-        return LiveDags.from_json(response.json(), etag=response.headers.get("etag"))
+        return self._remember(
+            LiveDags.from_json(response.json(), etag=response.headers.get("etag"))
+        )
 
     def deploy_dags(self, deploy_id: str) -> LiveDags:
         """The DAG bundle of one deploy of the Deployment, live or not."""
         response = self._send(
             "GET", f"/api/v1/deployments/{self.deployment_id}/dags/deploys/{deploy_id}"
         )
-        return LiveDags.from_json(response.json())
+        return self._remember(LiveDags.from_json(response.json()))
 
     def report_in_use(self, deploy_id: str, *, seconds: int) -> None:
         """Tell the server a DAG run still reads this version, so cleanup keeps it."""
@@ -117,10 +138,23 @@ class LiveCodeClient:
 
     def download(self, sha256: str, *, into: Path) -> None:
         """Write bundle ``sha256`` to ``into``, checking its digest; nothing is left on error."""
+        url = self._direct_urls.pop(sha256, None)
+        if url is not None:
+            try:
+                self._fetch(self._direct, url, sha256, into=into)
+            except (ServerUnavailable, AgentRejected, BundleDigestMismatch):
+                pass  # expired, unreachable or wrong: the API serves the same bytes
+            else:
+                self.direct_downloads += 1
+                return
+        self._fetch(self._http, f"/api/v1/blobs/{sha256}", sha256, into=into)
+        self.api_downloads += 1
+
+    def _fetch(self, http: httpx.Client, url: str, sha256: str, *, into: Path) -> None:
         digest = hashlib.sha256()
         try:
             with (
-                self._http.stream("GET", f"/api/v1/blobs/{sha256}") as response,
+                http.stream("GET", url) as response,
                 into.open("wb") as out,
             ):
                 self._check(response, read_body=True)

@@ -6,6 +6,11 @@ rename. A deploy that reuses the bundle at that moment either touched it first (
 claim sees it and puts everything back) or finds it gone and stores or unpacks it
 anew. Tombstones are deleted only after the transaction that removed the bundle's
 record committed.
+
+A blob in an object store (S3) cannot be renamed: its claim is only noted, a touch is
+read from the object's LastModified (a deploy reusing the blob refreshes it), and the
+object is deleted *before* the transaction that removes its record commits, so a deploy
+that records the bundle again afterwards finds it missing and stores it anew.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 from tarmac.bundles.blob_store import BlobStore, LocalBlobStore
 from tarmac.bundles.digests import is_sha256
 from tarmac.bundles.durable import remove_tree
+from tarmac.bundles.s3_blob_store import S3BlobStore
 
 BLOB_TOMBSTONE_PREFIX = ".cleanup-"
 # The materialiser's prune() removes stale ".tmp-" leftovers, so a crash leaves no litter.
@@ -37,8 +43,15 @@ class BundleFiles:
     def last_touched(self, sha256: str) -> float | None:
         """The newest mtime of the blob and the unpacked dir (a deploy touches the dir)."""
         times = [_mtime(p) for p in (self.blob_store.local_path(sha256), self.unpacked_dir(sha256))]
+        times.append(self.remote_touched(sha256))
         known = [t for t in times if t is not None]
         return max(known) if known else None
+
+    def remote_touched(self, sha256: str) -> float | None:
+        """When an object-store blob was stored or last reused (None for local blobs)."""
+        if isinstance(self.blob_store, S3BlobStore):
+            return self.blob_store.last_modified(sha256)
+        return None
 
     def exists(self, sha256: str) -> bool:
         unpacked = self.unpacked_dir(sha256)
@@ -72,6 +85,10 @@ class BundleFiles:
             for path in self.blob_store.root.glob(f"*/{BLOB_TOMBSTONE_PREFIX}*"):
                 if (_mtime(path) or 0) < older_than:
                     path.unlink(missing_ok=True)
+        if isinstance(self.blob_store, S3BlobStore):
+            # Multipart uploads a crash interrupted, and their local staging files.
+            self.blob_store.abort_stale_uploads(older_than=older_than)
+            self.blob_store.remove_stale_staging()
         if self.bundles_dir is not None and self.bundles_dir.is_dir():
             for path in self.bundles_dir.glob(f"{DIR_TOMBSTONE_PREFIX}*"):
                 if (_mtime(path) or 0) < older_than:
@@ -87,6 +104,7 @@ class BundleClaim:
     blob: tuple[Path, Path] | None = None
     unpacked: tuple[Path, Path] | None = None
     remote_blob: bool = False
+    remote_deleted: bool = False
     _done: bool = field(default=False, repr=False)
 
     def touched_since(self, moment: float) -> bool:
@@ -94,7 +112,21 @@ class BundleClaim:
         for pair in (self.blob, self.unpacked):
             if pair is not None and (_mtime(pair[1]) or 0) >= moment:
                 return True
-        return False
+        return self.remote_blob and (self.files.remote_touched(self.sha256) or 0) >= moment
+
+    def files_back(self) -> bool:
+        """Whether a deploy stored or unpacked the bundle again since it was claimed."""
+        unpacked = self.files.unpacked_dir(self.sha256)
+        if unpacked is not None and unpacked.is_dir():
+            return True
+        # A remote blob was never moved: a reuse shows as a touch (``touched_since``).
+        return not self.remote_blob and self.files.blob_store.exists(self.sha256)
+
+    def delete_remote(self) -> None:
+        """Delete an object-store blob now (before the record's deletion commits)."""
+        if self.remote_blob and not self._done:
+            self.files.blob_store.delete(self.sha256)
+            self.remote_deleted = True
 
     def restore(self) -> None:
         """Put the files back, unless a deploy already stored or unpacked them anew."""
@@ -116,7 +148,7 @@ class BundleClaim:
         if self._done:
             return False, False
         self._done = True
-        if self.remote_blob:
+        if self.remote_blob and not self.remote_deleted:
             self.files.blob_store.delete(self.sha256)
         if self.blob is not None:
             self.blob[1].unlink(missing_ok=True)

@@ -161,6 +161,8 @@ def _delete_batch(
                 claims.extend([claim] if claim else [])
             doomed = [c.sha256 for c in claims]
             failpoint("cleanup_files_aside")  # files renamed aside, records not yet deleted
+            for claim in claims:
+                claim.delete_remote()
             session.execute(
                 delete(BundleRecord)
                 .where(BundleRecord.sha256.in_(doomed))
@@ -186,7 +188,7 @@ def _claim_unused(
     claim = files.claim(sha)
     # A touch between the check above and the renames shows on the tombstones; files
     # back under the bundle's name mean a deploy stored or unpacked it again meanwhile.
-    if claim.touched_since(window.fresh_after) or files.exists(sha):
+    if claim.touched_since(window.fresh_after) or claim.files_back():
         claim.restore()
         counts.in_use += 1
         return None

@@ -28,7 +28,12 @@ from tarmac.deploys.idempotency import (
 from tarmac.deploys.locking import deploy_lock_errors
 from tarmac.deploys.multipart_stream import DeployForm
 from tarmac.deploys.schemas import DeployOut, DeployStatus
-from tarmac.deploys.uploads import StoredBundle, ensure_bundle_record, keep_staged_bundle
+from tarmac.deploys.uploads import (
+    StoredBundle,
+    ensure_bundle_record,
+    keep_staged_bundle,
+    require_blob,
+)
 from tarmac.errors import DeployFailed, InvalidRequest, PermissionDenied
 from tarmac.import_checks.service import gate_deploy
 from tarmac.installation.context import Installation
@@ -113,6 +118,9 @@ def perform_deploy(
     with installation.database.session(write=True) as session, deploy_lock_errors(deployment_id):
         if bundle is not None:
             ensure_bundle_record(session, bundle)
+            # Checked after the record is written: a cleanup that deleted the blob
+            # before re-creating the record ends here, not in a deploy of missing bytes.
+            require_blob(installation.blob_store, bundle.sha256)
         result = service.create_deploy(
             session,
             principal=principal,

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tarmac.api.dependencies import CurrentPrincipal, InstallationDep, ReadSession
+from tarmac.bundles.s3_blob_store import direct_download_url
 from tarmac.deploys import service
 from tarmac.deploys.live_notifications import (
     MAX_WAIT_SECONDS,
@@ -33,6 +34,7 @@ from tarmac.deploys.multipart_stream import DeployForm, read_deploy_form
 from tarmac.deploys.perform import perform_deploy
 from tarmac.deploys.schemas import CurrentDags, DeployList, DeployOut, DeployType
 from tarmac.deploys.upload_slots import UploadSlots
+from tarmac.installation.context import Installation
 from tarmac.rollouts.service import rollout_of, status_row
 
 router = APIRouter(prefix="/api/v1/deployments/{deployment_id}", tags=["deploys"])
@@ -211,17 +213,32 @@ async def current_dags(
             # Read once by the watcher for every waiter; this request was authorised above.
             live = changed
             waiter.rearm()
-        return _live_dags_response(live)
+        return _live_dags_response(_with_download_url(installation, live))
 
 
 @router.get("/dags/deploys/{deploy_id}", response_model=CurrentDags)
 def deploy_dags(
-    deployment_id: str, deploy_id: str, principal: CurrentPrincipal, session: ReadSession
+    deployment_id: str,
+    deploy_id: str,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    installation: InstallationDep,
 ) -> CurrentDags:
     """The DAG bundle of any deploy of the Deployment (versioned Airflow DAG bundles)."""
-    return service.deploy_dags(
+    dags = service.deploy_dags(
         session, principal=principal, deployment_id=deployment_id, deploy_id=deploy_id
     )
+    return _with_download_url(installation, dags)
+
+
+def _with_download_url(installation: Installation, dags: CurrentDags) -> CurrentDags:
+    """Add a pre-signed URL of the bundle when blobs are in S3 (the caller may read them)."""
+    url = direct_download_url(
+        installation.blob_store,
+        dags.bundle_sha256,
+        expires_seconds=installation.settings.download_url_seconds,
+    )
+    return dags.model_copy(update={"download_url": url}) if url else dags
 
 
 def _etag_headers(deploy_id: str | None) -> dict[str, str]:

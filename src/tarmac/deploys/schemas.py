@@ -83,3 +83,8 @@ class CurrentDags(BaseModel):
     deploy_id: str | None
     bundle_sha256: str | None
     dag_deploy_enabled: bool
+    download_url: str | None = Field(
+        default=None,
+        description="A short-lived pre-signed URL of the bundle in the object store (S3 "
+        "blob stores only); fetch it without credentials, or fall back to /api/v1/blobs.",
+    )

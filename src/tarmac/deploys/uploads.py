@@ -16,6 +16,7 @@ from tarmac.bundles.manifest_cache import cached_manifest
 from tarmac.bundles.validation import inspect_bundle
 from tarmac.deploys.models import BundleRecord
 from tarmac.runtime_backends.base import RuntimeBackend
+from tarmac.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,14 @@ def keep_staged_bundle(
     return StoredBundle(
         sha256=staged.sha256, size=staged.size, manifest=manifest, new_bytes=new_bytes
     )
+
+
+def require_blob(blob_store: BlobStore, sha256: str) -> None:
+    """Refuse to record a deploy whose blob a concurrent cleanup has just deleted."""
+    if not blob_store.exists(sha256):
+        raise NotFound(
+            "the bundle was deleted by a concurrent cleanup; deploy again", sha256=sha256
+        )
 
 
 def ensure_bundle_record(session: Session, bundle: StoredBundle) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tarmac.bundles.blob_store import BlobStore, LocalBlobStore
 from tarmac.bundles.limits import BundleLimits
+from tarmac.bundles.s3_blob_store import S3BlobStore, parse_s3_url
 from tarmac.db.engine import make_engine
 from tarmac.db.migrate import upgrade_to_head
 from tarmac.db.unit_of_work import Database
@@ -73,7 +74,7 @@ def open_installation(settings: Settings, *, migrate: bool = True) -> Installati
     if migrate:
         upgrade_to_head(engine)
     limits = bundle_limits(settings)
-    blob_store = LocalBlobStore(settings.data_dir / "blobs")
+    blob_store = open_blob_store(settings)
     return Installation(
         settings=settings,
         flags=flags,
@@ -86,6 +87,18 @@ def open_installation(settings: Settings, *, migrate: bool = True) -> Installati
         runtime_backend=FilesystemBackend(
             data_dir=settings.data_dir, open_blob=blob_store.open, limits=limits
         ),
+    )
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The local ``<data-dir>/blobs`` folder, or the S3 bucket ``TARMAC_BLOB_STORE_URL`` names."""
+    if not settings.blob_store_url:
+        return LocalBlobStore(settings.data_dir / "blobs")
+    return S3BlobStore(
+        parse_s3_url(settings.blob_store_url),
+        # Uploads are staged on this replica's disk while they are hashed and checked.
+        staging_dir=settings.data_dir / "blob-staging",
+        part_size=settings.s3_part_size_bytes,
     )
 
 
