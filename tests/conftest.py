@@ -60,3 +60,9 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """One moto S3 server process for the session (each test makes its own bucket)."""
     with running_s3_server(tmp_path_factory.mktemp("moto")) as server:
         yield server
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema (for tests that only make sense on PostgreSQL)."""
+    yield from _postgres_schema()

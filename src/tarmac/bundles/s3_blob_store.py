@@ -234,7 +234,12 @@ def make_s3_client() -> Any:
         raise ConfigurationError(
             'an s3:// blob store needs boto3: pip install "tarmac[s3]"'
         ) from None
-    return boto3.client("s3")
+    from botocore.config import Config
+
+    # Readers verify a bundle's sha256 end to end (unpacking and agents do); the SDK's
+    # own response checksums add nothing, and some S3 servers keep a stale one on an
+    # object copied onto itself (the touch), which the SDK would then refuse to read.
+    return boto3.client("s3", config=Config(response_checksum_validation="when_required"))
 
 
 def _is_missing(exc: Exception) -> bool:
