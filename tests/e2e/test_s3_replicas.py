@@ -16,11 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tarmac.agent.client import LiveCodeClient
 from tarmac.bundles.s3_blob_store import MIN_PART_SIZE
 from tests.e2e.live_state import assert_live_matches_records
 from tests.support.bundles import dag_file, make_bundle
 from tests.support.process import ServerProcess
 from tests.support.s3 import S3Server
+from tests.support.server import ADMIN_TOKEN
 
 pytestmark = pytest.mark.postgres
 
@@ -105,6 +107,13 @@ def test_deploy_on_one_replica_is_served_rolled_back_and_long_polled_on_the_othe
         assert on_b.get(f"/api/v1/blobs/{first['bundle_sha256']}").content == v1
         current = on_b.get(f"{base}/dags/current")
         assert httpx.get(current.json()["download_url"]).content == v1
+        agent = LiveCodeClient(server_url=b.url, token=ADMIN_TOKEN, deployment_id=dep["id"])
+        live = agent.current()
+        assert live is not None and live.bundle_sha256 == first["bundle_sha256"]
+        agent.download(live.bundle_sha256, into=tmp_path / "agent.tgz")
+        assert (tmp_path / "agent.tgz").read_bytes() == v1
+        assert (agent.direct_downloads, agent.api_downloads) == (1, 0)
+        agent.close()
         # An agent long-polling B wakes up for a deploy made through A.
         waiting = pool.submit(long_poll, on_b, dep["id"], current.headers["etag"])
         second = push(on_a, dep["id"], v2).json()

@@ -190,3 +190,24 @@ def test_recently_reused_object_is_kept(s3_api: Api, s3_server: S3Server, s3_env
     )
     assert report.deleted_blobs == 0 and report.kept_in_use_bundles == 1
     assert len(s3_server.keys(s3_env)) == 1
+
+
+def test_a_replica_starts_even_if_a_live_bundle_is_missing_from_the_bucket(
+    s3_api: Api, s3_server: S3Server, s3_env: str, database_url: str, tmp_path: Path
+) -> None:
+    broken, fine = s3_api.new_deployment("broken"), s3_api.new_deployment("fine")
+    lost = make_bundle({"etl.py": dag_file("etl", marker="lost")})
+    s3_api.ok(s3_api.deploy(broken["id"], dags=lost), 201)
+    s3_api.ok(s3_api.deploy(fine["id"], dags=make_bundle({"ok.py": dag_file("ok")})), 201)
+    lost_sha = hashlib.sha256(lost).hexdigest()
+    s3_server.client().delete_object(Bucket=s3_env, Key=f"tarmac/blobs/{lost_sha[:2]}/{lost_sha}")
+    # A new replica, empty disk: recovery rebuilds what it can from the bucket.
+    with running_tarmac(
+        data_dir=tmp_path / "fresh",
+        database_url=database_url,
+        blob_store_url=f"s3://{s3_env}/tarmac",
+    ) as fresh:
+        assert fresh.get("/healthz").status_code == 200
+        release = fine["release_name"]
+        assert (tmp_path / "fresh" / "deployments" / release / "dags" / "ok.py").is_file()
+        assert not (tmp_path / "fresh" / "deployments" / broken["release_name"]).exists()

@@ -12,6 +12,7 @@ from tarmac.deployments.models import Deployment
 from tarmac.deploys.models import Deploy
 from tarmac.deploys.recording import deploy_event, live_spec_of
 from tarmac.deploys.schemas import DeployStatus
+from tarmac.errors import InvalidBundle, NotFound
 from tarmac.events.service import record_event
 from tarmac.runtime_backends.base import RuntimeBackend
 
@@ -33,7 +34,7 @@ def recover_deploys(session: Session, *, backend: RuntimeBackend) -> dict[str, i
         deploy.finished_at = utcnow()
         record_event(session, deploy_event(deploy, actor="tarmac-recovery"))
         failed += 1
-    repaired = 0
+    repaired = unrecoverable = 0
     for deployment in session.scalars(
         select(Deployment).where(Deployment.current_deploy_id.is_not(None))
     ):
@@ -49,7 +50,16 @@ def recover_deploys(session: Session, *, backend: RuntimeBackend) -> dict[str, i
                 live.deploy_id if live else "nothing",
                 current.seq,
             )
-            backend.make_live(release_name=deployment.release_name, spec=wanted)
+            try:
+                backend.make_live(release_name=deployment.release_name, spec=wanted)
+            except (NotFound, InvalidBundle) as exc:
+                # One Deployment's missing or bad bundle must not keep the replica down:
+                # it serves every other Deployment, and this one's next deploy repairs it.
+                log.error(
+                    "%s: cannot make deploy %s live: %s", deployment.release_name, current.seq, exc
+                )
+                unrecoverable += 1
+                continue
             repaired += 1
     session.flush()
-    return {"failed": failed, "repaired": repaired}
+    return {"failed": failed, "repaired": repaired, "unrecoverable": unrecoverable}

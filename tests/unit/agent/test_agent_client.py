@@ -110,3 +110,42 @@ def test_report_in_use_puts_the_version_and_its_seconds() -> None:
     assert seen[0].method == "PUT"
     assert seen[0].url.path == "/api/v1/deployments/dep/deploys/d1/in-use"
     assert seen[0].read() == b'{"seconds":3600}'
+def _serving(bundle: bytes, *, direct_status: int) -> tuple[httpx.MockTransport, list[str]]:
+    """The API with a pre-signed URL in its answer, and an object store behind that URL."""
+    sha = hashlib.sha256(bundle).hexdigest()
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.url.host}{request.url.path} {request.headers.get('Authorization')}")
+        if request.url.host == "bucket.test":
+            return httpx.Response(direct_status, content=bundle if direct_status == 200 else b"")
+        if request.url.path.endswith("/dags/current"):
+            url = f"http://bucket.test/blobs/{sha}?X-Amz-Signature=s"
+            return httpx.Response(200, json={**LIVE, "bundle_sha256": sha, "download_url": url})
+        return httpx.Response(200, content=bundle)
+
+    return httpx.MockTransport(handler), seen
+
+
+def test_a_pre_signed_url_is_fetched_without_the_token(tmp_path: Path) -> None:
+    bundle = b"bundle bytes"
+    transport, seen = _serving(bundle, direct_status=200)
+    client = _client(transport)
+    live = client.current()
+    assert live is not None and live.bundle_sha256 is not None
+    client.download(live.bundle_sha256, into=tmp_path / "b.tgz")
+    assert (tmp_path / "b.tgz").read_bytes() == bundle
+    assert seen[1].startswith("bucket.test/blobs/") and seen[1].endswith(" None")
+    assert (client.direct_downloads, client.api_downloads) == (1, 0)
+
+
+def test_a_failing_pre_signed_url_falls_back_to_the_api(tmp_path: Path) -> None:
+    bundle = b"bundle bytes"
+    transport, seen = _serving(bundle, direct_status=403)
+    client = _client(transport)
+    live = client.current()
+    assert live is not None and live.bundle_sha256 is not None
+    client.download(live.bundle_sha256, into=tmp_path / "b.tgz")
+    assert (tmp_path / "b.tgz").read_bytes() == bundle
+    assert seen[2] == f"tarmac.test/api/v1/blobs/{live.bundle_sha256} Bearer tok"
+    assert (client.direct_downloads, client.api_downloads) == (0, 1)
