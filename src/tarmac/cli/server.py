@@ -24,6 +24,7 @@ def server(
 
     from tarmac.api.app import create_app
     from tarmac.db.engine import check_database
+    from tarmac.installation.context import open_blob_store
     from tarmac.installation.values import load_values_file
     from tarmac.runtimes.catalog import load_runtime_catalog
     from tarmac.settings import load_settings
@@ -35,6 +36,7 @@ def server(
         load_runtime_catalog(settings.runtime_catalog_file)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         check_database(settings.effective_database_url())
+        open_blob_store(settings)
     except ConfigurationError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None

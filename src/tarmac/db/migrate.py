@@ -6,9 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = "hashtext('tarmac-migrations:' || current_schema())"
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -19,7 +20,19 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    command.upgrade(alembic_config(engine), "head")
+    """Migrate; on PostgreSQL, replicas starting together take turns (an advisory lock)."""
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), "head")
+        return
+    with engine.connect() as lock:
+        # Session-level, so it outlives this commit; one key per schema.
+        lock.execute(text(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})"))
+        lock.commit()
+        try:
+            command.upgrade(alembic_config(engine), "head")
+        finally:
+            lock.execute(text(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK})"))
+            lock.commit()
 
 
 def downgrade_to_base(engine: Engine) -> None:

@@ -15,6 +15,7 @@ from tarmac.db.engine import make_engine
 from tarmac.db.migrate import upgrade_to_head
 from tarmac.db.unit_of_work import Database
 from tarmac.deployments.secret_values import SecretBox, load_secret_box
+from tarmac.errors import ConfigurationError
 from tarmac.events.service import EventLog, write_pending_events
 from tarmac.failpoints import failpoint
 from tarmac.installation.flags import InstallationFlags
@@ -94,6 +95,13 @@ def open_blob_store(settings: Settings) -> BlobStore:
     """The local ``<data-dir>/blobs`` folder, or the S3 bucket ``TARMAC_BLOB_STORE_URL`` names."""
     if not settings.blob_store_url:
         return LocalBlobStore(settings.data_dir / "blobs")
+    if not settings.secret_key:
+        # Each replica would generate its own key into its own disk, and could not read
+        # the secret environment variables another replica wrote.
+        raise ConfigurationError(
+            "TARMAC_BLOB_STORE_URL is for replicas without a shared disk: set "
+            "TARMAC_SECRET_KEY, the same on every replica"
+        )
     return S3BlobStore(
         parse_s3_url(settings.blob_store_url),
         # Uploads are staged on this replica's disk while they are hashed and checked.
