@@ -43,10 +43,13 @@ class FilesRequest(BaseModel):
 
 @router.get("/blobs/{sha256}", response_class=StreamingResponse)
 def get_blob(
-    sha256: str, principal: CurrentPrincipal, session: ReadSession, installation: InstallationDep
+    sha256: str, principal: CurrentPrincipal, installation: InstallationDep
 ) -> StreamingResponse:
     """The bytes of a bundle that a Deployment the caller may read has deployed."""
-    _check_readable(session, principal, sha256)
+    # A short transaction of its own: a download may stream for minutes, and must not
+    # hold a pooled connection meanwhile (hundreds of agents download at once).
+    with installation.database.session() as session:
+        _check_readable(session, principal, sha256)
     blob = installation.blob_store.open(sha256)
 
     def chunks() -> Iterator[bytes]:
