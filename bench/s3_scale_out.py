@@ -92,6 +92,9 @@ def two_replicas(
         **s3.env(),
         "TARMAC_BLOB_STORE_URL": f"s3://{bucket}/tarmac",
         "TARMAC_DOWNLOAD_URL_SECONDS": "300" if presign else "0",
+        # A 1 GiB payload is a little over 1 GiB once tarred and gzipped.
+        "TARMAC_MAX_BUNDLE_UPLOAD_BYTES": str(2 * 1024**3),
+        "TARMAC_MAX_BUNDLE_UNPACKED_BYTES": str(3 * 1024**3),
         "TMPDIR": str(work),
     }
     tag = uuid.uuid4().hex[:6]
