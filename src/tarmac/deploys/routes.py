@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import anyio.from_thread
@@ -223,12 +223,12 @@ def deploy_dags(
     principal: CurrentPrincipal,
     session: ReadSession,
     installation: InstallationDep,
-) -> CurrentDags:
+) -> JSONResponse:
     """The DAG bundle of any deploy of the Deployment (versioned Airflow DAG bundles)."""
     dags = service.deploy_dags(
         session, principal=principal, deployment_id=deployment_id, deploy_id=deploy_id
     )
-    return _with_download_url(installation, dags)
+    return JSONResponse(_dags_json(_with_download_url(installation, dags)))
 
 
 def _with_download_url(installation: Installation, dags: CurrentDags) -> CurrentDags:
@@ -246,4 +246,12 @@ def _etag_headers(deploy_id: str | None) -> dict[str, str]:
 
 
 def _live_dags_response(live: CurrentDags) -> JSONResponse:
-    return JSONResponse(live.model_dump(mode="json"), headers=_etag_headers(live.deploy_id))
+    return JSONResponse(_dags_json(live), headers=_etag_headers(live.deploy_id))
+
+
+def _dags_json(dags: CurrentDags) -> dict[str, Any]:
+    """The answer as before pre-signed URLs existed, plus ``download_url`` when there is one."""
+    body = dags.model_dump(mode="json")
+    if body["download_url"] is None:
+        del body["download_url"]
+    return body
