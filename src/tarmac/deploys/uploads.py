@@ -15,8 +15,8 @@ from tarmac.bundles.manifest import BundleManifest
 from tarmac.bundles.manifest_cache import cached_manifest
 from tarmac.bundles.validation import inspect_bundle
 from tarmac.deploys.models import BundleRecord
-from tarmac.runtime_backends.base import RuntimeBackend
 from tarmac.errors import NotFound
+from tarmac.runtime_backends.base import RuntimeBackend
 
 
 @dataclass(frozen=True)
