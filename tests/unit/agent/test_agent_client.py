@@ -110,6 +110,8 @@ def test_report_in_use_puts_the_version_and_its_seconds() -> None:
     assert seen[0].method == "PUT"
     assert seen[0].url.path == "/api/v1/deployments/dep/deploys/d1/in-use"
     assert seen[0].read() == b'{"seconds":3600}'
+
+
 def _serving(bundle: bytes, *, direct_status: int) -> tuple[httpx.MockTransport, list[str]]:
     """The API with a pre-signed URL in its answer, and an object store behind that URL."""
     sha = hashlib.sha256(bundle).hexdigest()
