@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
+MIN_ID_PREFIX = 4
 
 
 @dataclass(frozen=True)
@@ -316,18 +317,40 @@ def get_deploy(
     )
     deploy = find_deploy(session, deployment_id=deployment_id, ref=deploy_id)
     if deploy is None or deploy.deployment_id != deployment_id:
-        raise NotFound("no such deploy in this deployment", deploy_id=deploy_id)
+        raise deploy_not_found(deploy_id)
     return deploy, deployment
 
 
 def find_deploy(session: Session, *, deployment_id: str, ref: str) -> Deploy | None:
-    """A deploy by id, or by its sequence number in the Deployment (``7`` or ``#7``)."""
+    """A deploy of the Deployment by ``#seq``, sequence number, id, or a unique id prefix.
+
+    A bare number is a sequence number first (``7``), then an id prefix, so the short
+    ids the CLI prints work everywhere.
+    """
+    ref = ref.strip()
     number = ref.removeprefix("#")
+    in_deployment = select(Deploy).where(Deploy.deployment_id == deployment_id)
     if number.isdigit() and len(number) <= 9:
-        return session.scalar(
-            select(Deploy).where(Deploy.deployment_id == deployment_id, Deploy.seq == int(number))
+        by_seq = session.scalar(in_deployment.where(Deploy.seq == int(number)))
+        if by_seq is not None or ref.startswith("#"):
+            return by_seq
+    if len(ref) < MIN_ID_PREFIX or not all(c in "0123456789abcdef" for c in ref.lower()):
+        return None
+    matches = list(session.scalars(in_deployment.where(Deploy.id.startswith(ref.lower())).limit(2)))
+    if len(matches) > 1:
+        raise InvalidRequest(
+            f"deploy id prefix {ref!r} matches more than one deploy; give more characters",
+            deploy_id=ref,
         )
-    return session.get(Deploy, ref)
+    return matches[0] if matches else None
+
+
+def deploy_not_found(ref: str) -> NotFound:
+    """The 404 for a deploy reference, naming it and the forms it may take."""
+    return NotFound(
+        f"no deploy {ref!r} in this Deployment (give its #seq, id, or an id prefix)",
+        deploy_id=ref,
+    )
 
 
 def current_dags(session: Session, *, principal: Principal, deployment_id: str) -> CurrentDags:
@@ -356,7 +379,7 @@ def deploy_dags(
     )
     deploy = find_deploy(session, deployment_id=deployment_id, ref=deploy_id)
     if deploy is None or deploy.deployment_id != deployment_id:
-        raise NotFound("no such deploy in this deployment", deploy_id=deploy_id)
+        raise deploy_not_found(deploy_id)
     return CurrentDags(
         deploy_id=deploy.id,
         bundle_sha256=deploy.bundle_sha256,
@@ -374,6 +397,7 @@ def deploy_out(deploy: Deploy, deployment: Deployment) -> DeployOut:
     columns = {name: getattr(deploy, name) for name in DeployOut.model_fields if name in _COLUMNS}
     return DeployOut(
         **columns,
+        rolled_back_to=deploy.rollback_from_id,
         is_current=deploy.id == deployment.current_deploy_id,
         dag_ids=sorted(deploy.dags) if deploy.dags is not None else None,
         marked_bad=marked_bad_out(deploy),
