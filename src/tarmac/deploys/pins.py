@@ -9,7 +9,8 @@ from tarmac.access.principal import Principal
 from tarmac.deployments.models import Deployment
 from tarmac.deploys.models import Deploy
 from tarmac.deploys.recording import deploy_fields
-from tarmac.deploys.service import deploy_not_found, get_deploy
+from tarmac.deploys.refs import deploy_not_found
+from tarmac.deploys.service import get_deploy
 from tarmac.events.ecs import ecs_event
 from tarmac.events.service import record_event
 

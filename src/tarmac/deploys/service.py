@@ -27,12 +27,12 @@ from tarmac.deploys.image_refs import check_image_ref
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy, live_deploy
 from tarmac.deploys.recording import record_and_make_live
+from tarmac.deploys.refs import deploy_not_found, find_deploy
 from tarmac.deploys.schemas import CurrentDags, DeployOut, DeployStatus, DeployType
 from tarmac.errors import (
     DagDeployDisabled,
     DeployInProgress,
     InvalidRequest,
-    NotFound,
     RuntimeDowngrade,
 )
 from tarmac.installation.flags import InstallationFlags
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
-MIN_ID_PREFIX = 4
 
 
 @dataclass(frozen=True)
@@ -319,38 +318,6 @@ def get_deploy(
     if deploy is None or deploy.deployment_id != deployment_id:
         raise deploy_not_found(deploy_id)
     return deploy, deployment
-
-
-def find_deploy(session: Session, *, deployment_id: str, ref: str) -> Deploy | None:
-    """A deploy of the Deployment by ``#seq``, sequence number, id, or a unique id prefix.
-
-    A bare number is a sequence number first (``7``), then an id prefix, so the short
-    ids the CLI prints work everywhere.
-    """
-    ref = ref.strip()
-    number = ref.removeprefix("#")
-    in_deployment = select(Deploy).where(Deploy.deployment_id == deployment_id)
-    if number.isdigit() and len(number) <= 9:
-        by_seq = session.scalar(in_deployment.where(Deploy.seq == int(number)))
-        if by_seq is not None or ref.startswith("#"):
-            return by_seq
-    if len(ref) < MIN_ID_PREFIX or not all(c in "0123456789abcdef" for c in ref.lower()):
-        return None
-    matches = list(session.scalars(in_deployment.where(Deploy.id.startswith(ref.lower())).limit(2)))
-    if len(matches) > 1:
-        raise InvalidRequest(
-            f"deploy id prefix {ref!r} matches more than one deploy; give more characters",
-            deploy_id=ref,
-        )
-    return matches[0] if matches else None
-
-
-def deploy_not_found(ref: str) -> NotFound:
-    """The 404 for a deploy reference, naming it and the forms it may take."""
-    return NotFound(
-        f"no deploy {ref!r} in this Deployment (give its #seq, id, or an id prefix)",
-        deploy_id=ref,
-    )
 
 
 def current_dags(session: Session, *, principal: Principal, deployment_id: str) -> CurrentDags:

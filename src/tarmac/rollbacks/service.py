@@ -19,8 +19,9 @@ from tarmac.deploys.git_metadata import attach_git, git_event_fields, git_of
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy, live_deploy
 from tarmac.deploys.recording import record_and_make_live
+from tarmac.deploys.refs import deploy_not_found, find_deploy
 from tarmac.deploys.schemas import DeployStatus
-from tarmac.deploys.service import deploy_not_found, find_deploy, find_idempotent_deploy
+from tarmac.deploys.service import find_idempotent_deploy
 from tarmac.deploys.uploads import bundle_manifest
 from tarmac.errors import NotFound, TarmacError
 from tarmac.events.ecs import ecs_event
