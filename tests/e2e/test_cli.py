@@ -160,7 +160,7 @@ def test_deploy_history_and_rollback(cli_server: ServerProcess, tmp_path: Path) 
         "one.py",
         "two.py",
     ]
-    history = as_json(run(cli_server, "deploys", "list", "etl", "-o", "json"))
+    history = as_json(run(cli_server, "deploys", "list", "etl", "-o", "json"))["items"]
     assert [d["seq"] for d in history] == [2, 1]
     shown = as_json(run(cli_server, "deploys", "show", "etl", "#1", "-o", "json"))
     assert shown["id"] == first["id"]

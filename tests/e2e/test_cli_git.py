@@ -106,7 +106,7 @@ def test_deploy_carries_the_commit_and_reports_a_dirty_tree(
     assert "dirty" not in bare.output  # --no-git does not read the checkout at all
     assert json.loads(bare.output)["git"] is None
 
-    listed = json.loads(run(cli_server, "deploys", "list", "sales", "-o", "json").output)
+    listed = json.loads(run(cli_server, "deploys", "list", "sales", "-o", "json").output)["items"]
     assert [d["git"]["commit"] if d["git"] else None for d in listed] == [None, head, head, head]
 
 
@@ -189,7 +189,7 @@ def test_stats_and_webhooks_commands(cli_server: ServerProcess, repo: Path) -> N
         ).output
     )
     assert added["events"] == ["deploy.created", "deploy.rollback"]
-    listed = json.loads(run(cli_server, "webhooks", "list", "sales", "-o", "json").output)
+    listed = json.loads(run(cli_server, "webhooks", "list", "sales", "-o", "json").output)["items"]
     assert [w["url"] for w in listed] == ["https://hooks.example.com/t"]
     log = run(cli_server, "webhooks", "deliveries", "sales", added["id"], "-o", "json")
-    assert log.exit_code == 0 and json.loads(log.output) == []
+    assert log.exit_code == 0 and json.loads(log.output) == {"items": []}

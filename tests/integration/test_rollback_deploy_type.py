@@ -20,7 +20,9 @@ def _rolled_back(api: Api, history: History, target: dict[str, Any]) -> dict[str
 
 def _type_cell(page: str, seq: int) -> str:
     row = page.split(f'<tr id="deploy-{seq}"')[1].split("</tr>")[0]
-    found = re.search(r'<td class="nowrap">(Image \+ DAGs|Image|DAGs only)</td>', row)
+    found = re.search(
+        r'<td class="nowrap" data-label="Type">(Image \+ DAGs|Image|DAGs only)</td>', row
+    )
     assert found, row
     return found.group(1)
 

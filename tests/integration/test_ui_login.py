@@ -26,7 +26,7 @@ def test_login_sets_a_signed_http_only_same_site_cookie(api: Api) -> None:
     assert "Secure" not in cookie  # served over plain http
     page = browser.get("/ui/deployments")
     assert page.status_code == 200
-    assert "Signed in as <strong>ada</strong>" in page.text
+    assert "Signed in as </span><strong>ada</strong>" in page.text
 
 
 def test_cookie_is_secure_over_https(api: Api) -> None:

@@ -68,7 +68,7 @@ def test_confirm_rolls_back_and_the_new_row_is_live_on_top(api: Api) -> None:
     page = browser.get(response.headers["location"])
     assert "Rolled back: deploy #3 is live with the code of #1." in page.text
     top = page.text.split('<tr id="deploy-')[1]
-    assert top.startswith('3"') and "rollback of #1" in top and "badge live" in top
+    assert top.startswith('3"') and "rollback to #1" in top and "badge live" in top
     newest = api.history(history.id)[0]
     assert newest["rollback_from_id"] == history.v1["id"]
     assert newest["description"] == "v2 broke the nightly load"

@@ -136,3 +136,16 @@ def test_saving_unchanged_settings_records_no_change(api: Api) -> None:
     before = deployment(api, history.id)["updated_at"]
     assert browser.submit(settings_path(history.id), form(rollback_enabled="on")).status_code == 303
     assert deployment(api, history.id)["updated_at"] == before
+
+
+def test_an_error_is_shown_beside_its_field(api: Api) -> None:
+    history = make_history(api)
+    api.new_deployment("taken")
+    browser = editor(api, history.id)
+    response = browser.submit(settings_path(history.id), form(name="taken"))
+    assert response.status_code == 409
+    assert '<p class="field-error" id="name-error">' in response.text
+    name_input = response.text[response.text.index('id="name"') :].split(">", 1)[0]
+    assert 'aria-invalid="true"' in name_input and 'aria-describedby="name-error"' in name_input
+    assert '<a href="#name-error">Name</a>' in response.text  # the summary points at it
+    assert deployment(api, history.id)["name"] == "sales"

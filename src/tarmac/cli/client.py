@@ -12,12 +12,21 @@ from tarmac.cli.config import ClientConfig
 class ApiError(Exception):
     """An error response from the server, or no server at all."""
 
-    def __init__(self, message: str, *, code: str, status: int | None = None, body: Any = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        status: int | None = None,
+        body: Any = None,
+        hint: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
         self.body = body
+        self.hint = hint  # the next command to try, when the CLI knows it
 
 
 class TarmacClient:

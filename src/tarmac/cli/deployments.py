@@ -15,7 +15,7 @@ from tarmac.cli.context import (
     deployment_client,
     make_client,
 )
-from tarmac.cli.output import OutputFormat, console, emit
+from tarmac.cli.output import OutputFormat, console, emit, emit_list, short_id
 from tarmac.cli.safe_ops import hold_line
 
 app = typer.Typer(help="Manage Deployments.", no_args_is_help=True)
@@ -88,12 +88,24 @@ def list_(
 ) -> None:
     """List the Deployments you can see."""
     with api_errors():
-        data = make_client(server, token).get("/api/v1/deployments")
-        emit(
-            data["items"] if output is OutputFormat.TABLE else data,
+        items = make_client(server, token).get("/api/v1/deployments")["items"]
+        rows = [
+            {
+                "name": d["name"],
+                "id": short_id(d["id"]),
+                "runtime": d["runtime_version"],
+                "DAG deploy mode": d["dag_deploy_mode"],
+                "rollbacks": "on" if d["rollback_enabled"] else "off",
+                "live deploy": short_id(d["current_deploy_id"]),
+            }
+            for d in items
+        ]
+        emit_list(
+            rows,
             output=output,
-            columns=COLUMNS,
+            columns=["name", "id", "runtime", "DAG deploy mode", "rollbacks", "live deploy"],
             title="Deployments",
+            json_items=items,
         )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any, BinaryIO, TypeVar
 
 import typer
 from rich.markup import escape
@@ -19,42 +20,62 @@ from tarmac.cli.context import (
     TokenOption,
     api_errors,
     deployment_client,
+    get_deploy,
 )
 from tarmac.cli.git_checkout import read_checkout
-from tarmac.cli.output import OutputFormat, console, emit, errors
+from tarmac.cli.output import (
+    OutputFormat,
+    console,
+    emit_list,
+    emit_record,
+    errors,
+    say,
+    short_id,
+)
 from tarmac.cli.wait import wait_for_truth
+from tarmac.deploys.image_refs import check_image_ref
+from tarmac.errors import TarmacError
 
 app = typer.Typer(help="Read the deploy history.", no_args_is_help=True)
+T = TypeVar("T")
 
-COLUMNS = [
+RECORD_FIELDS = [
     "seq",
     "id",
     "type",
     "status",
+    "live",
+    "rolled back to",
+    "description",
     "runtime_version",
+    "airflow_version",
     "image",
     "bundle_sha256",
+    "dag_deploy_enabled",
+    "pinned",
     "created_by",
     "created_at",
-    "description",
-    "is_current",
-    "rollback_from_id",
+    "finished_at",
+    "failure_reason",
     "marked_bad",
 ]
 TABLE_COLUMNS = [
-    "seq",
-    "created_at",
-    "created_by",
+    "#",
+    "id",
+    "when",
+    "by",
     "type",
     "status",
-    "runtime_version",
+    "runtime",
     "image",
-    "bundle",
     "live",
     "bad",
     "commit",
+    "rollback",
     "description",
 ]
+# What an 80-column terminal keeps: the issue's "#, when, description, status" and more.
+NARROW_COLUMNS = ["#", "id", "when", "status", "live", "rollback", "description"]
 
 
 class _ProgressReader:
@@ -113,8 +134,6 @@ def deploy(
     The deploy records the Git commit of the checkout the DAGs folder (or, for an image
     deploy, the current directory) is in; ``--no-git`` leaves it out.
     """
-    if dags is None and image is None:
-        raise typer.BadParameter("give --dags, --image, or both")
     deploy_type = "IMAGE_AND_DAG" if dags and image else ("DAG_ONLY" if dags else "IMAGE_ONLY")
     form = {"type": deploy_type}
     for key, value in (
@@ -132,13 +151,19 @@ def deploy(
     if not no_git:
         form.update(_git_fields(dags or Path.cwd(), warn=output is OutputFormat.TABLE))
     with api_errors(), tempfile.TemporaryDirectory() as scratch:
+        if dags is None and image is None:
+            raise ApiError("give --dags, --image, or both", code="invalid_request")
+        if image is not None:
+            _check_locally(check_image_ref, image)
+        # Everything the server would refuse by name is checked before packing a byte.
         client, deployment_id = deployment_client(deployment, server=server, token=token)
+        if runtime is not None:
+            check_runtime_version(client, runtime)
         bundle = None
         if dags is not None:
             bundle = Path(scratch) / "dags.tar.gz"
-            manifest = pack_dags_folder(dags, bundle)
-            if output is OutputFormat.TABLE:
-                console.print(f"Packed {len(manifest.entries)} files from {dags}")
+            manifest = _check_locally(pack_dags_folder, dags, bundle)
+            say(f"Packed {len(manifest.entries)} files from {dags}", output=output)
         result = _upload(
             client,
             deployment_id,
@@ -146,20 +171,16 @@ def deploy(
             bundle=bundle,
             show_progress=output is OutputFormat.TABLE,
         )
-        emit(
-            result,
-            output=output,
-            columns=[
-                "seq",
-                "id",
-                "type",
-                "status",
-                "runtime_version",
-                "image",
-                "bundle_sha256",
-                "description",
-            ],
-        )
+        deployed = with_rollback_fields(result)
+        if output is OutputFormat.JSON:
+            emit_record(deployed, output=output, fields=RECORD_FIELDS)
+        else:
+            emit_record(
+                for_people(deployed, {}),
+                output=output,
+                fields=RECORD_FIELDS,
+                title=f"Deployed #{deployed['seq']}",
+            )
         if wait:
             wait_for_truth(
                 client,
@@ -181,6 +202,24 @@ def _git_fields(folder: Path, *, warn: bool) -> dict[str, str]:
             "plus uncommitted changes.[/yellow]"
         )
     return checkout.form_fields()
+
+
+def _check_locally(check: Callable[..., T], *args: Any) -> T:
+    """Run one of the server's own checks here, its refusal rendered like the server's."""
+    try:
+        return check(*args)
+    except TarmacError as exc:
+        raise ApiError(exc.message, code=exc.code, body=exc.details) from None
+
+
+def check_runtime_version(client: TarmacClient, version: str) -> None:
+    """Refuse a runtime version the server's catalog does not have, before any upload."""
+    known = [item["version"] for item in client.get("/api/v1/runtimes")["items"]]
+    if version not in known:
+        raise ApiError(
+            f"runtime version {version!r} is not in the runtime catalog",
+            code="unknown_runtime_version",
+        )
 
 
 def _upload(
@@ -217,7 +256,7 @@ def _upload(
         except ApiError as exc:
             if exc.code not in ("unreachable", "deploy_in_progress") or attempt == 2:
                 raise
-            console.print(f"[yellow]{exc.message}; retrying…[/yellow]")
+            errors.print(f"[yellow]{exc.message}; retrying…[/yellow]", highlight=False)
     raise AssertionError("unreachable")
 
 
@@ -229,39 +268,80 @@ def list_(
     token: TokenOption = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
-    """Show the deploy history, newest first."""
+    """Show the deploy history, newest first; rollbacks say which deploy they brought back."""
     with api_errors():
         client, deployment_id = deployment_client(deployment, server=server, token=token)
-        items = _history(client, deployment_id, limit=limit)
-        if output is OutputFormat.JSON:
-            emit(items, output=output, columns=COLUMNS)
-            return
-        rows = [
-            {
-                **d,
-                "bundle": (d["bundle_sha256"] or "")[:12] or None,
-                "live": "live" if d["is_current"] else "",
-                "bad": _bad(d.get("marked_bad")),
-                "created_at": d["created_at"][:19].replace("T", " "),
-                "commit": _commit_cell(d.get("git")),
-            }
-            for d in items
-        ]
-        emit(rows, output=output, columns=TABLE_COLUMNS, title="Deploy history")
+        items = [with_rollback_fields(d) for d in _history(client, deployment_id, limit=limit)]
+        seqs = {d["id"]: d["seq"] for d in items}
+        emit_list(
+            [for_people(d, seqs) for d in items],
+            output=output,
+            columns=TABLE_COLUMNS,
+            narrow_columns=NARROW_COLUMNS,
+            title="Deploy history (rollback: the deploy whose code it brought back)",
+            json_items=items,
+        )
 
 
 @app.command("show")
 def show(
     deployment: str,
-    deploy: str,
+    deploy: Annotated[str, typer.Argument(help="#seq, sequence number, id or id prefix.")],
     server: ServerOption = None,
     token: TokenOption = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
-    """Show one deploy (by id or sequence number)."""
+    """Show one deploy as a record."""
     with api_errors():
         client, deployment_id = deployment_client(deployment, server=server, token=token)
-        emit(find_deploy(client, deployment_id, deploy), output=output, columns=COLUMNS)
+        found = with_rollback_fields(
+            get_deploy(client, deployment_id, deploy, deployment=deployment)
+        )
+        if output is OutputFormat.JSON:
+            emit_record(found, output=output, fields=RECORD_FIELDS)
+            return
+        target = found["rolled_back_to"]
+        seqs = {target: _seq_of(client, deployment_id, target)} if target else {}
+        emit_record(
+            {**for_people(found, seqs), "live": found["is_current"]},
+            output=output,
+            fields=RECORD_FIELDS,
+            title=f"Deploy #{found['seq']}",
+        )
+
+
+def with_rollback_fields(deploy: dict[str, Any]) -> dict[str, Any]:
+    """A deploy as the API returns it, with ``rolled_back_to`` even from older servers."""
+    return {
+        **deploy,
+        "rolled_back_to": deploy.get("rolled_back_to") or deploy.get("rollback_from_id"),
+    }
+
+
+def for_people(deploy: dict[str, Any], seqs: dict[str, int | None]) -> dict[str, Any]:
+    """A deploy with what tables and records show: short ids, live and rollback markers."""
+    target = deploy.get("rolled_back_to")
+    target_ref = f"#{seqs[target]}" if target and seqs.get(target) else short_id(target)
+    return {
+        **deploy,
+        "#": deploy["seq"],
+        "id": short_id(deploy["id"]),
+        "when": str(deploy["created_at"])[5:16].replace("T", " "),
+        "by": deploy.get("created_by"),
+        "runtime": deploy["runtime_version"],
+        "live": "live" if deploy.get("is_current") else "",
+        "rollback": f"to {target_ref}" if target else "",
+        "bad": _bad(deploy.get("marked_bad")),
+        "commit": _commit_cell(deploy.get("git")),
+        "rolled back to": f"{target_ref} ({short_id(target)})" if target else None,
+    }
+
+
+def _seq_of(client: TarmacClient, deployment_id: str, deploy_id: str) -> int | None:
+    try:
+        return int(client.get(f"/api/v1/deployments/{deployment_id}/deploys/{deploy_id}")["seq"])
+    except ApiError:
+        return None  # cleaned up since
 
 
 def _bad(mark: dict[str, Any] | None) -> str:
@@ -290,8 +370,3 @@ def _history(client: TarmacClient, deployment_id: str, *, limit: int) -> list[An
         if not cursor:
             break
     return items
-
-
-def find_deploy(client: TarmacClient, deployment_id: str, ref: str) -> Any:
-    """A deploy by its id, or by its sequence number (``3`` or ``#3``)."""
-    return client.get(f"/api/v1/deployments/{deployment_id}/deploys/{ref.removeprefix('#')}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tarmac.cli.context import OutputOption, ServerOption, TokenOption, api_errors, make_client
-from tarmac.cli.output import OutputFormat, emit
+from tarmac.cli.output import OutputFormat, emit_list
 
 app = typer.Typer(help="The runtime catalog.", no_args_is_help=True)
 
@@ -18,9 +18,8 @@ def list_(
 ) -> None:
     """List runtime versions, their Airflow versions and restrictions."""
     with api_errors():
-        data = make_client(server, token).get("/api/v1/runtimes")
-        emit(
-            data["items"] if output is OutputFormat.TABLE else data,
+        emit_list(
+            make_client(server, token).get("/api/v1/runtimes")["items"],
             output=output,
             columns=["version", "airflow_version", "restricted", "restricted_reason"],
             title="Runtime versions",

@@ -12,8 +12,8 @@ from tarmac.cli.context import (
     TokenOption,
     api_errors,
     deployment_client,
+    get_deploy,
 )
-from tarmac.cli.deploys import find_deploy
 from tarmac.cli.output import OutputFormat, console, emit
 
 hold_app = typer.Typer(help="The hold a rollback leaves on its Deployment.", no_args_is_help=True)
@@ -105,7 +105,7 @@ def _mark(
 ) -> None:
     with api_errors():
         client, deployment_id = deployment_client(deployment, server=server, token=token)
-        target = find_deploy(client, deployment_id, deploy)
+        target = get_deploy(client, deployment_id, deploy, deployment=deployment)
         result = client.request(
             "POST" if bad else "DELETE",
             f"/api/v1/deployments/{deployment_id}/deploys/{target['id']}/mark-bad",

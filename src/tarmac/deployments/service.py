@@ -100,7 +100,7 @@ def get_deployment(
         query = query.with_for_update()
     deployment = session.scalar(query)
     if deployment is None:
-        raise NotFound("no such deployment", deployment_id=deployment_id)
+        raise NotFound(f"no Deployment with id {deployment_id!r}", deployment_id=deployment_id)
     principal.require(permission, deployment_id=deployment_id)
     return deployment
 

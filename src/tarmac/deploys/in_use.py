@@ -12,7 +12,7 @@ from tarmac.access.principal import Principal
 from tarmac.db.base import utcnow
 from tarmac.deployments.service import get_deployment
 from tarmac.deploys.models import Deploy
-from tarmac.deploys.service import find_deploy
+from tarmac.deploys.refs import find_deploy
 from tarmac.errors import NotFound
 
 MAX_IN_USE_SECONDS = 7 * 86_400

@@ -47,5 +47,5 @@ def lock_deployment(session: Session, *, deployment_id: str, timeout_seconds: fl
             .execution_options(populate_existing=True)
         )
     if deployment is None:
-        raise NotFound("no such deployment", deployment_id=deployment_id)
+        raise NotFound(f"no Deployment with id {deployment_id!r}", deployment_id=deployment_id)
     return deployment

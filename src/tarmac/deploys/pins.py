@@ -9,8 +9,8 @@ from tarmac.access.principal import Principal
 from tarmac.deployments.models import Deployment
 from tarmac.deploys.models import Deploy
 from tarmac.deploys.recording import deploy_fields
+from tarmac.deploys.refs import deploy_not_found
 from tarmac.deploys.service import get_deploy
-from tarmac.errors import NotFound
 from tarmac.events.ecs import ecs_event
 from tarmac.events.service import record_event
 
@@ -27,7 +27,7 @@ def set_pinned(
     # for this transaction and then sees the pin.
     locked = session.get(Deploy, deploy.id, with_for_update=True, populate_existing=True)
     if locked is None:
-        raise NotFound("no such deploy in this deployment", deploy_id=deploy_id)
+        raise deploy_not_found(deploy_id)
     deploy = locked
     if deploy.pinned == pinned:
         return deploy, deployment

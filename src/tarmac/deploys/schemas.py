@@ -48,7 +48,13 @@ class DeployOut(BaseModel):
     airflow_version: str
     dag_deploy_enabled: bool
     bundle_sha256: str | None
-    rollback_from_id: str | None
+    rollback_from_id: str | None = Field(
+        description="kept for compatibility: the same as rolled_back_to"
+    )
+    rolled_back_to: str | None = Field(
+        default=None,
+        description="for a rollback, the id of the earlier deploy whose code it brought back",
+    )
     created_by: str | None
     created_at: datetime
     finished_at: datetime | None

@@ -28,12 +28,12 @@ from tarmac.deploys.image_refs import check_image_ref
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy, live_deploy
 from tarmac.deploys.recording import record_and_make_live
+from tarmac.deploys.refs import deploy_not_found, find_deploy
 from tarmac.deploys.schemas import CurrentDags, DeployOut, DeployStatus, DeployType
 from tarmac.errors import (
     DagDeployDisabled,
     DeployInProgress,
     InvalidRequest,
-    NotFound,
     RuntimeDowngrade,
 )
 from tarmac.installation.flags import InstallationFlags
@@ -296,18 +296,8 @@ def get_deploy(
     )
     deploy = find_deploy(session, deployment_id=deployment_id, ref=deploy_id)
     if deploy is None or deploy.deployment_id != deployment_id:
-        raise NotFound("no such deploy in this deployment", deploy_id=deploy_id)
+        raise deploy_not_found(deploy_id)
     return deploy, deployment
-
-
-def find_deploy(session: Session, *, deployment_id: str, ref: str) -> Deploy | None:
-    """A deploy by id, or by its sequence number in the Deployment (``7`` or ``#7``)."""
-    number = ref.removeprefix("#")
-    if number.isdigit() and len(number) <= 9:
-        return session.scalar(
-            select(Deploy).where(Deploy.deployment_id == deployment_id, Deploy.seq == int(number))
-        )
-    return session.get(Deploy, ref)
 
 
 def current_dags(session: Session, *, principal: Principal, deployment_id: str) -> CurrentDags:
@@ -336,7 +326,7 @@ def deploy_dags(
     )
     deploy = find_deploy(session, deployment_id=deployment_id, ref=deploy_id)
     if deploy is None or deploy.deployment_id != deployment_id:
-        raise NotFound("no such deploy in this deployment", deploy_id=deploy_id)
+        raise deploy_not_found(deploy_id)
     return CurrentDags(
         deploy_id=deploy.id,
         bundle_sha256=deploy.bundle_sha256,
@@ -354,6 +344,7 @@ def deploy_out(deploy: Deploy, deployment: Deployment) -> DeployOut:
     columns = {name: getattr(deploy, name) for name in DeployOut.model_fields if name in _COLUMNS}
     return DeployOut(
         **columns,
+        rolled_back_to=deploy.rollback_from_id,
         is_current=deploy.id == deployment.current_deploy_id,
         dag_ids=sorted(deploy.dags) if deploy.dags is not None else None,
         marked_bad=marked_bad_out(deploy),

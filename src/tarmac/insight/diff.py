@@ -13,7 +13,7 @@ from tarmac.bundles.manifest import BundleManifest, diff_manifests
 from tarmac.deployments.service import get_deployment
 from tarmac.deploys.git_metadata import git_of, git_out
 from tarmac.deploys.models import BundleRecord, Deploy
-from tarmac.deploys.service import find_deploy
+from tarmac.deploys.refs import find_deploy
 from tarmac.errors import NotFound
 from tarmac.insight.dag_ids import dag_id_changes, python_files
 from tarmac.insight.file_diff import diff_files, read_files

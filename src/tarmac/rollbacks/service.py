@@ -20,8 +20,8 @@ from tarmac.deploys.idempotency import IdempotencyClaim, find_replay
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy, live_deploy
 from tarmac.deploys.recording import record_and_make_live
+from tarmac.deploys.refs import deploy_not_found, find_deploy
 from tarmac.deploys.schemas import DeployStatus
-from tarmac.deploys.service import find_deploy
 from tarmac.deploys.uploads import bundle_manifest
 from tarmac.errors import NotFound, TarmacError
 from tarmac.events.ecs import ecs_event
@@ -117,7 +117,7 @@ def decide(
     else:
         target = find_deploy(session, deployment_id=deployment.id, ref=target_deploy_id)
     if target is None:
-        raise NotFound("no such deploy", deploy_id=target_deploy_id)
+        raise deploy_not_found(target_deploy_id)
     live = live_deploy(session, deployment)
     status = session.get(RuntimeStatus, deployment.id)
     with_files = request.dry_run

@@ -50,7 +50,8 @@ class RuntimeCatalog:
             return self._by_version[version]
         except KeyError:
             raise UnknownRuntimeVersion(
-                f"runtime version {version!r} is not in the runtime catalog",
+                f"runtime version {version!r} is not in the runtime catalog"
+                " (GET /api/v1/runtimes, or `tarmac runtimes list`, lists it)",
                 runtime_version=version,
             ) from None
 

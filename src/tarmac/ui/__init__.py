@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from tarmac.access.login_throttle import LoginThrottle
@@ -18,3 +19,9 @@ def install_ui(app: FastAPI) -> None:
         app.include_router(page.router)
     static = resources.files("tarmac.ui").joinpath("static")
     app.mount("/ui/static", StaticFiles(directory=str(static)), name="ui-static")
+    favicon = str(static.joinpath("favicon.svg"))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon_ico() -> FileResponse:
+        """Browsers ask for it before reading the page's ``<link rel=icon>``."""
+        return FileResponse(favicon, media_type="image/svg+xml")

@@ -20,6 +20,22 @@ _DEPLOY_TYPES = {
     DeployType.IMAGE_ONLY: "Image",
     DeployType.DAG_ONLY: "DAGs only",
 }
+_ROLES = {
+    "SYSTEM_ADMIN": "System Admin",
+    "SYSTEM_EDITOR": "System Editor",
+    "SYSTEM_VIEWER": "System Viewer",
+    "DEPLOYMENT_ADMIN": "Deployment Admin",
+    "DEPLOYMENT_EDITOR": "Deployment Editor",
+    "DEPLOYMENT_VIEWER": "Deployment Viewer",
+}
+# What a refusal means to the person reading the page, where the API's message names
+# internal permissions.
+_PLAIN_REFUSALS = {
+    "permission_denied": (
+        "You can view this Deployment, but not roll it back: that needs the Deployment"
+        " Editor or Deployment Admin role on it (or System Admin). Ask one of its admins."
+    ),
+}
 _MODES = {
     DagDeployMode.IMAGE: "Image",
     DagDeployMode.DAG_DEPLOY: "DAG deploys",
@@ -51,7 +67,9 @@ def environment() -> jinja2.Environment:
             else ("on" if value is True else ("off" if value is False else value))
         ),
         commit_url=lambda git: commit_url(git.remote_url, git.commit) if git else None,
+        role=lambda value: _ROLES.get(str(value), value),
     )
+    env.globals["plain_refusal"] = plain_refusal
     env.globals["static"] = lambda path: f"/ui/static/{path}?v={__version__}"
     return env
 
@@ -71,6 +89,11 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         )
     )
     return HTMLResponse(page, status_code=status)
+
+
+def plain_refusal(code: str, message: str) -> str:
+    """A refusal in the words of the UI (permission names stay in the API's message)."""
+    return _PLAIN_REFUSALS.get(code, message)
 
 
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:

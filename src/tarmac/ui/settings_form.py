@@ -87,7 +87,9 @@ def requested_update(form: FormData, deployment: Deployment) -> DeploymentUpdate
             rollback_enabled=bool(text_field(form, "rollback_enabled")),
         )
     except ValidationError as exc:
-        raise InvalidRequest(validation_message(exc)) from None
+        location = exc.errors()[0].get("loc", ()) if exc.errors() else ()
+        field = str(location[0]) if location else None
+        raise InvalidRequest(validation_message(exc), field=field) from None
 
 
 def _resources(text: str) -> dict[str, object]:

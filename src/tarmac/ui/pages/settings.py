@@ -107,4 +107,25 @@ def _page(
         missing_flags=flags.missing_rollback_flags(),
         saved=saved,
         error=error,
+        error_field=_field_of(error),
+        field_labels=FIELD_LABELS,
     )
+
+
+FIELD_LABELS = {
+    "rollback_enabled": "Rollback Deploy",
+    "name": "Name",
+    "description": "Description",
+    "env_vars": "Environment variables",
+    "resources": "Resources",
+}
+
+
+def _field_of(error: TarmacError | None) -> str | None:
+    """The form field an error is about, so the page shows it there; None for the form."""
+    if error is None:
+        return None
+    if error.code == "rollback_disabled":
+        return "rollback_enabled"
+    field = str(error.details.get("field") or "").split(".")[0]
+    return field if field in FIELD_LABELS else None
