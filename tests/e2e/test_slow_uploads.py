@@ -212,6 +212,6 @@ def test_a_stalled_body_is_cut_off_and_changes_nothing(
             assert _deploy(admin, dep, "after").status_code == 201
         staging = server.data_dir / "blobs" / "staging"
         assert not staging.exists() or not any(staging.iterdir())
-        record("stalled_body", kind=path_kind)
+        record("stalled_body", path=path_kind)
     finally:
         server.stop()

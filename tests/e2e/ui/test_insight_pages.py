@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.ui.test_rollback_flow import SCREENSHOTS, ok, seed, sign_in
+from tests.e2e.ui.test_rollback_flow import ok, seed, sign_in
 from tests.support.bundles import dag_file, make_bundle
 from tests.support.process import ServerProcess
 from tests.support.webhook_receiver import WebhookReceiver, wait_for
+
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 
 pytestmark = pytest.mark.browser
 
