@@ -45,7 +45,7 @@ def test_wait_hold_mark_bad_and_last_good(cli_server: ServerProcess, tmp_path: P
 
     marked = run(cli_server, "deploys", "mark-bad", "etl", "1", "-r", "loses rows")
     assert marked.exit_code == 0, marked.output
-    listed = as_json(run(cli_server, "deploys", "list", "etl", "-o", "json"))
+    listed = as_json(run(cli_server, "deploys", "list", "etl", "-o", "json"))["items"]
     assert listed[1]["marked_bad"]["reason"] == "loses rows"  # the table shows BAD (admin: …)
     declined = run(cli_server, "rollback", "etl", "1", "-d", "v2 broke", input="n\n")
     assert declined.exit_code == 1

@@ -56,6 +56,10 @@ class ServerProcess:
             # Concurrency tests queue many deploys on one Deployment on a 2-core machine
             # that runs other tests too: wait for the lock longer than the 10 s default.
             "TARMAC_DEPLOY_LOCK_TIMEOUT_SECONDS": "60",
+            # The concurrency tests send 20 deploys at once as one user, on purpose; the
+            # upload bounds (4 per user by default) have tests of their own that set them.
+            "TARMAC_MAX_UPLOADS_PER_USER": "64",
+            "TARMAC_MAX_UPLOADS_IN_FLIGHT": "64",
             **self.extra_env,
         }
         command = [

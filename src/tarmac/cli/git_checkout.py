@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from tarmac.deploys.git_metadata import check_remote_url
+from tarmac.errors import InvalidRequest
+
 _FORMAT = "%H%x00%an <%ae>%x00%cI%x00%B"
 
 
@@ -53,12 +56,23 @@ def read_checkout(folder: Path) -> Checkout | None:
     return Checkout(
         commit=commit,
         branch=branch if branch and branch != "HEAD" else None,
-        remote_url=_without_credentials(_remote_url(folder)),
+        remote_url=_shareable(_without_credentials(_remote_url(folder))),
         author=author,
         committed_at=committed_at,
         message=message.strip(),
         dirty=bool(_git(folder, "status", "--porcelain", "--untracked-files=normal")),
     )
+
+
+def _shareable(url: str | None) -> str | None:
+    """A remote others can reach (https, ssh, git); a local path means nothing to them."""
+    if not url:
+        return None
+    try:
+        check_remote_url(url)
+    except InvalidRequest:
+        return None
+    return url
 
 
 def _remote_url(folder: Path) -> str | None:

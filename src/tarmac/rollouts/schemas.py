@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator
+
+
+def no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(no_nul)]
+"""Stored text: PostgreSQL refuses a NUL character, so the API does first (400)."""
 
 
 class RolloutState(StrEnum):
@@ -22,25 +33,32 @@ class RolloutState(StrEnum):
 
 
 class ComponentHealth(BaseModel):
-    name: str = Field(max_length=64)
+    name: Text = Field(max_length=64)
     healthy: bool
 
 
 class RuntimeReport(BaseModel):
     """What the runtime side (``tarmac runtime run``) reports after every step."""
 
-    reached_deploy_id: str | None = Field(default=None, max_length=32)
-    rollout_deploy_id: str | None = Field(default=None, max_length=32)
-    airflow_version: str | None = Field(default=None, max_length=32)
+    reached_deploy_id: Text | None = Field(default=None, max_length=32)
+    rollout_deploy_id: Text | None = Field(default=None, max_length=32)
+    airflow_version: Text | None = Field(default=None, max_length=32)
     state: RolloutState
     components: list[ComponentHealth] = Field(default_factory=list, max_length=16)
-    error: str | None = Field(default=None, max_length=8000)
+    error: Text | None = Field(default=None, max_length=8000)
     # On a failed rollout: the deploy the runtime side restored and runs again.
-    restored_deploy_id: str | None = Field(default=None, max_length=32)
-    restored_snapshot_id: str | None = Field(default=None, max_length=32)
+    restored_deploy_id: Text | None = Field(default=None, max_length=32)
+    restored_snapshot_id: Text | None = Field(default=None, max_length=32)
     # What the runtime side is doing now, in words ("installing apache-airflow==2.10.5").
-    message: str | None = Field(default=None, max_length=2000)
+    message: Text | None = Field(default=None, max_length=2000)
     metadata_facts: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata_facts")
+    @classmethod
+    def _no_nul_anywhere(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "\\u0000" in json.dumps(value) or "\x00" in json.dumps(value, ensure_ascii=False):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class RuntimeStatusOut(BaseModel):
@@ -65,10 +83,10 @@ class RolloutOut(BaseModel):
 
 
 class SnapshotIn(BaseModel):
-    deploy_id: str | None = Field(default=None, max_length=32)
-    airflow_version: str = Field(max_length=32)
+    deploy_id: Text | None = Field(default=None, max_length=32)
+    airflow_version: Text = Field(max_length=32)
     size_bytes: int = Field(ge=0)
-    location: str = Field(max_length=4096)
+    location: Text = Field(max_length=4096)
 
 
 class SnapshotOut(BaseModel):
