@@ -309,6 +309,12 @@ def _data_loss_warning(
         f"Rolling back from runtime {from_runtime} (Airflow {from_airflow}) to {to_runtime}"
         f" (Airflow {to_airflow}) downgrades the metadata database."
     )
+    if not metadata_facts:
+        # Nothing has reported running this Deployment's Airflow: say who will downgrade.
+        step += (
+            " No runtime side has reported for this Deployment: tarmac downgrades (after a"
+            " snapshot) only where `tarmac runtime run` runs its Airflow."
+        )
     try:
         loss: SchemaLoss | None = schema_loss(from_airflow=from_airflow, to_airflow=to_airflow)
     except ValueError:
