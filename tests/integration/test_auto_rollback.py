@@ -114,3 +114,104 @@ def test_a_rollback_needing_a_human_acknowledgement_is_not_done_automatically(ap
     assert api.history(history.id)[0]["marked_bad"]["reason"] == "workers crash"
     (event,) = events(api, "deploy.auto_rollback")
     assert event["event"]["outcome"] == "failure"
+
+
+def _report(api: Api, history: History, reached: dict[str, Any], **fields: Any) -> Any:
+    body = {
+        "state": "running",
+        "reached_deploy_id": reached["id"],
+        "airflow_version": "2.10.5",
+        "components": [{"name": "scheduler", "healthy": True}],
+        **fields,
+    }
+    return api.ok(api.put(f"/api/v1/deployments/{history.id}/runtime", json=body))
+
+
+BROKEN = {
+    "file": "ml.py",
+    "error": "Traceback (most recent call last):\nModuleNotFoundError: No module named 'x'",
+    "new": True,
+}
+
+
+def test_new_import_errors_the_runtime_reports_roll_back_once(api: Api) -> None:
+    history = make_history(api)
+    _enable(api, history)
+    shown = _report(api, history, history.v2, import_errors=[BROKEN])
+    assert shown["import_errors"] == [BROKEN]  # as reported, for --wait and the UI
+
+    newest, *_ = api.history(history.id)
+    assert newest["rollback_from_id"] == history.v1["id"]
+    assert newest["automatic"] is True
+    assert "1 new DAG import error(s) in Airflow 2.10.5" in newest["description"]
+    assert "ml.py: ModuleNotFoundError: No module named 'x'" in newest["description"]
+    bad = api.ok(api.get(f"/api/v1/deployments/{history.id}/deploys/{history.v2['id']}"))
+    assert "ml.py" in bad["marked_bad"]["reason"]
+    assert deployment(api, history)["hold"]["deploy_id"] == newest["id"]
+
+    # The same report again, and the rollback's own report: nothing more happens.
+    _report(api, history, history.v2, import_errors=[BROKEN])
+    _report(api, history, newest, import_errors=[BROKEN])
+    assert len(api.history(history.id)) == 3
+    assert len(events(api, "deploy.auto_rollback")) == 1
+
+
+def test_import_errors_that_are_not_new_or_were_allowed_roll_nothing_back(api: Api) -> None:
+    history = make_history(api)
+    _enable(api, history)
+    old_error = {**BROKEN, "new": False}  # the previous deploy had it already
+    _report(api, history, history.v2, import_errors=[old_error])
+    assert len(api.history(history.id)) == 2
+    assert api.history(history.id)[0]["marked_bad"] is None
+
+    _sql(
+        api,
+        "UPDATE deploys SET import_check = :c WHERE id = :i",
+        c='{"status": "allowed", "allow_import_errors": true}',
+        i=history.v2["id"],
+    )
+    _report(api, history, history.v2, import_errors=[BROKEN])
+    assert len(api.history(history.id)) == 2  # an admin let these errors through
+    assert deployment(api, history)["hold"] is None
+
+
+def test_import_errors_are_forgotten_when_another_deploy_is_reached(api: Api) -> None:
+    history = make_history(api)  # automatic rollback off: the report is only shown
+    assert _report(api, history, history.v2, import_errors=[BROKEN])["import_errors"] == [BROKEN]
+    assert len(api.history(history.id)) == 2
+    # A report without them about the same deploy keeps them; another deploy forgets them.
+    assert _report(api, history, history.v2)["import_errors"] == [BROKEN]
+    assert _report(api, history, history.v1)["import_errors"] is None
+
+
+def test_components_unhealthy_past_the_grace_roll_back_a_blip_does_not(api: Api) -> None:
+    history = make_history(api)
+    _enable(api, history)
+    sick = [{"name": "scheduler", "healthy": True}, {"name": "triggerer", "healthy": False}]
+    first = _report(api, history, history.v2, components=sick)
+    assert first["unhealthy_since"] is not None
+    assert _report(api, history, history.v2)["unhealthy_since"] is None  # healthy again
+    assert _report(api, history, history.v2, components=sick)["unhealthy_since"] is not None
+    assert len(api.history(history.id)) == 2  # a blip is no failure
+
+    # Unhealthy without a break for longer than the grace: rolled back once.
+    long_ago = datetime.now(UTC) - timedelta(minutes=3)
+    if _installation(api).database.engine.dialect.name == "sqlite":
+        long_ago = long_ago.replace(tzinfo=None)
+    _sql(
+        api,
+        "UPDATE runtime_status SET unhealthy_since = :t WHERE deployment_id = :i",
+        t=long_ago,
+        i=history.id,
+    )
+    _report(api, history, history.v2, components=sick)
+    newest, *_ = api.history(history.id)
+    assert newest["automatic"] is True
+    assert newest["rollback_from_id"] == history.v1["id"]
+    assert "components unhealthy for 1" in newest["description"]
+    assert newest["description"].count("triggerer") == 1
+    bad = api.ok(api.get(f"/api/v1/deployments/{history.id}/deploys/{history.v2['id']}"))
+    assert "triggerer" in bad["marked_bad"]["reason"]
+    # The rollback's own first report starts its own clock.
+    assert _report(api, history, newest, components=sick)["unhealthy_since"] is not None
+    assert len(api.history(history.id)) == 3

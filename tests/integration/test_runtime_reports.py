@@ -30,6 +30,8 @@ def test_runtime_is_unknown_until_a_runtime_side_reports(api: Api) -> None:
         "recorded_deploy_id": history.v2["id"],
         "restore_snapshot_id": None,
         "metadata_facts": {},
+        "import_errors": None,
+        "unhealthy_since": None,
     }
     deploy = api.ok(api.get(f"/api/v1/deployments/{history.id}/deploys/{history.v2['id']}"))
     assert deploy["rollout"] is None

@@ -211,6 +211,14 @@ def describe_runtime(data: dict[str, object]) -> str:
     """One honest line: what the record says and what really runs."""
     if not data.get("reported_at"):
         return "no runtime side has reported: nothing is known about what runs"
+    if data.get("state") == "stopped":
+        reached = data.get("reached_deploy_id")
+        line = (
+            f"runtime stopped: nothing runs (last reached deploy {reached})"
+            if reached
+            else ("runtime stopped: nothing runs")
+        )
+        return line + (f" ({data['message']})" if data.get("message") else "")
     components = data.get("components")
     items = components if isinstance(components, list) else []
     unhealthy = [c["name"] for c in items if isinstance(c, dict) and not c.get("healthy")]
@@ -229,4 +237,10 @@ def describe_runtime(data: dict[str, object]) -> str:
             line += f" ({data['message']})"
     if data.get("error"):
         line += f"\nerror: {data['error']}"
+    errors = data.get("import_errors")
+    for item in errors if isinstance(errors, list) else []:
+        if isinstance(item, dict):
+            mark = "new " if item.get("new") else ""
+            last = str(item.get("error") or "").strip().splitlines()[-1:] or ["?"]
+            line += f"\n{mark}import error: {item.get('file')}: {last[0]}"
     return line

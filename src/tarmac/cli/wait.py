@@ -72,6 +72,12 @@ def _verdict(deploy: dict[str, Any], runtime: dict[str, Any] | None) -> _Verdict
     if deploy.get("status") == "FAILED":
         why = deploy.get("failure_reason") or _rollout_error(deploy) or "no reason recorded"
         return _Verdict(WaitOutcome(False, f"deploy {seq} FAILED: {why}"))
+    bad = deploy.get("marked_bad")
+    if bad:
+        # E.g. by the automatic rollback, which also rolled the Deployment back.
+        return _Verdict(
+            WaitOutcome(False, f"deploy {seq} was marked bad by {bad.get('by')}: {bad['reason']}")
+        )
     rollout = deploy.get("rollout") or {}
     if rollout.get("state") == "failed":
         return _Verdict(
@@ -93,7 +99,16 @@ def _verdict(deploy: dict[str, Any], runtime: dict[str, Any] | None) -> _Verdict
     reached = runtime.get("reached_deploy_id")
     components = runtime.get("components") or []
     unhealthy = sorted(str(c.get("name")) for c in components if not c.get("healthy"))
+    new_errors = [e for e in runtime.get("import_errors") or [] if e.get("new")]
     if reached == deploy.get("id"):
+        if state == "running" and new_errors:
+            files = "; ".join(f"{e.get('file')}: {_last_line(e.get('error'))}" for e in new_errors)
+            version = runtime.get("airflow_version") or "?"
+            return _Verdict(
+                WaitOutcome(
+                    False, f"deploy {seq} has new DAG import errors in Airflow {version}: {files}"
+                )
+            )
         if state == "running" and not unhealthy:
             version = runtime.get("airflow_version") or "?"
             return _Verdict(
@@ -111,6 +126,11 @@ def _verdict(deploy: dict[str, Any], runtime: dict[str, Any] | None) -> _Verdict
     if unhealthy:
         said += f", unhealthy: {', '.join(unhealthy)}"
     return _Verdict(None, said)
+
+
+def _last_line(error: object) -> str:
+    lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
+    return lines[-1] if lines else "import failed"
 
 
 def _rollout_error(deploy: dict[str, Any]) -> str | None:

@@ -33,6 +33,7 @@ from tarmac.local_runtime.environments import (
     EnvironmentSpec,
 )
 from tarmac.local_runtime.health import Health, check_health
+from tarmac.local_runtime.import_errors import ImportErrors, read_import_errors, wait_for_parse
 from tarmac.local_runtime.journal import InProgress, Journal, JournalState, Reached
 from tarmac.local_runtime.metadata_db import MetadataDatabase, Snapshot
 from tarmac.runtimes.versions import parse_airflow_version
@@ -40,6 +41,9 @@ from tarmac.runtimes.versions import parse_airflow_version
 log = logging.getLogger(__name__)
 
 Report = Callable[..., None]
+
+PARSE_TIMEOUT_SECONDS = 120.0
+"""How long a switch waits for Airflow to parse every DAG file before it reports anyway."""
 
 
 class LocalRuntime:
@@ -72,6 +76,9 @@ class LocalRuntime:
         self.supervisor = Supervisor(settings.home)
         self.journal = Journal(settings.home.journal)
         self.last_health: Health | None = None
+        # Files of the reached deploy that fail to import and did not before its switch.
+        self.new_import_errors: frozenset[str] = frozenset()
+        self._said_idle = False
         self._env_vars: dict[str, str] = {}
 
     # -- start-up -------------------------------------------------------------------------
@@ -100,6 +107,10 @@ class LocalRuntime:
     def converge(self, desired: Desired) -> None:
         self._env_vars = desired.env_vars
         state = self.journal.read()
+        if desired.deploy_id is None and state.reached is None and not self._said_idle:
+            # Say that a runtime side is here, so `--wait` on a first deploy waits for it.
+            self.report(state="stopped", components=[], error=None, message="no deploy yet")
+            self._said_idle = True
         if desired.deploy_id is None or desired.deploy_id in state.failed_deploy_ids:
             return
         spec = self.settings.environment_spec(desired.airflow_version)
@@ -108,7 +119,10 @@ class LocalRuntime:
         reached = state.reached
         if reached is not None and found is not None and reached.same_runtime(target):
             if reached.deploy_id != target.deploy_id:
+                before = self._import_errors()
+                switched = datetime.now(UTC)
                 self.folder.switch_to(desired.live_dags())  # DAG-only: nothing restarts
+                self._await_parse(switched, before)
                 self.journal.write(replace(state, reached=target))
                 self._report_health("running", rollout=None)
             elif not self.supervisor.names():
@@ -131,6 +145,7 @@ class LocalRuntime:
         target = self._target(desired, target_env.digest)
         previous_env = self._environment_of(previous)
         version_change = previous is None or previous.airflow_version != target.airflow_version
+        before = self._import_errors() if previous is not None else None
         self._say("stopping", deploy_id, "stopping the components")
         self.supervisor.stop_all()
         failpoint("runtime_after_stop")
@@ -152,6 +167,7 @@ class LocalRuntime:
             if version_change:
                 self._migrate(previous, previous_env, target, target_env, deploy_id)
             failpoint("runtime_after_migrate")
+            switched = datetime.now(UTC)
             self.folder.switch_to(desired.live_dags())
             if previous is not None and _older(target.airflow_version, previous.airflow_version):
                 run_airflow(
@@ -165,6 +181,7 @@ class LocalRuntime:
                     cwd=self.settings.home.airflow_home,
                 )
             self._start(target, rollout=deploy_id, raise_on_failure=True)
+            self._await_parse(switched, before)
         except Exception as exc:
             log.exception("rollout to deploy %s failed", deploy_id)
             self._restore_previous(state, previous, snapshot)
@@ -290,6 +307,21 @@ class LocalRuntime:
                 return health
             time.sleep(2)
 
+    # -- import errors ----------------------------------------------------------------------
+
+    def _import_errors(self) -> ImportErrors:
+        return read_import_errors(self.database.url, self.settings.home.dags)
+
+    def _await_parse(self, switched: datetime, before: ImportErrors | None) -> None:
+        """Let Airflow parse every DAG file of the new folder, then note its new errors."""
+        wait_for_parse(
+            self.database.url,
+            self.settings.home.dags,
+            since=switched,
+            timeout_seconds=min(self.health_timeout_seconds, PARSE_TIMEOUT_SECONDS),
+        )
+        self.new_import_errors = self._import_errors().since(before).new
+
     # -- reporting --------------------------------------------------------------------------
 
     def report_now(self) -> None:
@@ -313,6 +345,8 @@ class LocalRuntime:
             facts = self.database.facts()
         except Exception:
             log.exception("could not read the metadata database's facts")
+        errors = self._import_errors()
+        errors = ImportErrors(errors.errors, self.new_import_errors & set(errors.errors))
         self.report(
             state=state,
             rollout_deploy_id=rollout,
@@ -323,6 +357,7 @@ class LocalRuntime:
             else [],
             error=error,
             metadata_facts=facts,
+            import_errors=errors.report(),
         )
 
     def _say(self, state: str, deploy_id: str, message: str) -> None:

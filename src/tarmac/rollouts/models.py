@@ -30,6 +30,10 @@ class RuntimeStatus(Base):
     message: Mapped[str | None] = mapped_column(Text)
     # Row counts and downgrade risks of the metadata database, as the runtime side sees it.
     metadata_facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The live DAG files Airflow failed to import: [{file, error, new}] (None: not reported).
+    import_errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Since when the reached deploy's components have been reported unhealthy, unbroken.
+    unhealthy_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     restore_snapshot_id: Mapped[str | None] = mapped_column(String(32))
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -16,7 +16,6 @@ from tarmac.rollouts import service, snapshots
 from tarmac.rollouts.schemas import (
     DesiredRuntime,
     RestoreAccepted,
-    RolloutState,
     RuntimeReport,
     RuntimeStatusOut,
     SnapshotIn,
@@ -24,6 +23,7 @@ from tarmac.rollouts.schemas import (
     SnapshotOut,
 )
 from tarmac.safe_ops.auto_rollback import auto_rollback_after_report
+from tarmac.safe_ops.runtime_signals import failure_signal
 
 router = APIRouter(prefix="/api/v1/deployments/{deployment_id}", tags=["runtime"])
 
@@ -54,13 +54,15 @@ def report_runtime(
         lock_timeout_seconds=installation.settings.deploy_lock_timeout_seconds,
     )
     commit(session, installation)
-    if report.state is RolloutState.FAILED and report.rollout_deploy_id:
+    signal = failure_signal(report, unhealthy_since=out.unhealthy_since, now=out.reported_at)
+    if signal is not None:
         # Opt-in per Deployment: mark the failed deploy bad, hold, roll back once.
         auto_rollback_after_report(
             installation,
             deployment_id=deployment_id,
-            deploy_id=report.rollout_deploy_id,
-            reason=report.error or "its runtime rollout failed",
+            deploy_id=signal.deploy_id,
+            reason=signal.reason,
+            import_errors=signal.import_errors,
         )
     return out
 

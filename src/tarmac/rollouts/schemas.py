@@ -37,6 +37,14 @@ class ComponentHealth(BaseModel):
     healthy: bool
 
 
+class DagImportError(BaseModel):
+    """A live DAG file Airflow failed to import; ``new``: it imported before the switch."""
+
+    file: Text = Field(max_length=1024)
+    error: Text = Field(max_length=2000)
+    new: bool = False
+
+
 class RuntimeReport(BaseModel):
     """What the runtime side (``tarmac runtime run``) reports after every step."""
 
@@ -52,6 +60,8 @@ class RuntimeReport(BaseModel):
     # What the runtime side is doing now, in words ("installing apache-airflow==2.10.5").
     message: Text | None = Field(default=None, max_length=2000)
     metadata_facts: dict[str, Any] = Field(default_factory=dict)
+    # Airflow's import errors of the reached deploy's DAG files (None: not known).
+    import_errors: list[DagImportError] | None = Field(default=None, max_length=200)
 
     @field_validator("metadata_facts")
     @classmethod
@@ -73,6 +83,8 @@ class RuntimeStatusOut(BaseModel):
     recorded_deploy_id: str | None = None
     restore_snapshot_id: str | None = None
     metadata_facts: dict[str, Any] = Field(default_factory=dict)
+    import_errors: list[DagImportError] | None = None
+    unhealthy_since: datetime | None = None
 
 
 class RolloutOut(BaseModel):

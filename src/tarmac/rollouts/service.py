@@ -114,6 +114,7 @@ def record_report(
         status = RuntimeStatus(deployment_id=deployment_id, components=[], metadata_facts={})
         session.add(status)
     previous_state = status.state
+    status_reached_before = status.reached_deploy_id
     status.reached_deploy_id = report.reached_deploy_id
     status.rollout_deploy_id = report.rollout_deploy_id
     status.airflow_version = report.airflow_version
@@ -123,10 +124,18 @@ def record_report(
     status.message = report.message
     if report.metadata_facts:
         status.metadata_facts = report.metadata_facts
+    if report.import_errors is not None:
+        status.import_errors = [e.model_dump() for e in report.import_errors]
+    elif report.reached_deploy_id != status_reached_before:
+        status.import_errors = None  # another deploy: its errors are not known yet
     status.reported_at = utcnow()
     if report.restored_snapshot_id and report.restored_snapshot_id == status.restore_snapshot_id:
         finish_restore(session, status, report.restored_snapshot_id, principal)
     healthy = bool(report.components) and all(c.healthy for c in report.components)
+    if report.state is not RolloutState.RUNNING or not report.components or healthy:
+        status.unhealthy_since = None
+    elif status.unhealthy_since is None or report.reached_deploy_id != status_reached_before:
+        status.unhealthy_since = status.reported_at
     if report.state is RolloutState.RUNNING and report.reached_deploy_id and healthy:
         reached = _deploy_of(session, deployment_id, report.reached_deploy_id)
         record_reached_healthy(session, deploy=reached, at=utcnow())
@@ -249,6 +258,8 @@ def _status_out(status: RuntimeStatus, deployment: Deployment) -> RuntimeStatusO
         recorded_deploy_id=deployment.current_deploy_id,
         restore_snapshot_id=status.restore_snapshot_id,
         metadata_facts=status.metadata_facts or {},
+        import_errors=status.import_errors,
+        unhealthy_since=status.unhealthy_since,
     )
 
 

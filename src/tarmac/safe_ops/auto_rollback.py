@@ -69,8 +69,13 @@ def on_unhealthy(
     backend: RuntimeBackend,
     lock_timeout_seconds: float,
     now: datetime | None = None,
+    import_errors: bool = False,
 ) -> AutoRollbackOutcome:
-    """React once to ``deploy_id`` failing its health; the caller commits."""
+    """React once to ``deploy_id`` failing its health; the caller commits.
+
+    ``import_errors``: the signal is new DAG import errors, which an admin's explicit
+    ``allow_import_errors`` on that deploy accepted ahead: then nothing is done.
+    """
     now = now or utcnow()
     deployment = lock_deployment(
         session, deployment_id=deployment_id, timeout_seconds=lock_timeout_seconds
@@ -79,6 +84,8 @@ def on_unhealthy(
     if deploy is None or deploy.deployment_id != deployment_id:
         raise NotFound("no such deploy in this deployment", deploy_id=deploy_id)
     skip = _why_skip(deployment, deploy, now)
+    if skip is None and import_errors and (deploy.import_check or {}).get("allow_import_errors"):
+        skip = f"deploy #{deploy.seq}'s import errors were allowed by an admin"
     if skip is not None:
         # Nothing was done: no event, so repeated health reports do not flood the log.
         return AutoRollbackOutcome("skipped", skip)
@@ -104,7 +111,12 @@ def on_unhealthy(
 
 
 def auto_rollback_after_report(
-    installation: Installation, *, deployment_id: str, deploy_id: str, reason: str
+    installation: Installation,
+    *,
+    deployment_id: str,
+    deploy_id: str,
+    reason: str,
+    import_errors: bool = False,
 ) -> AutoRollbackOutcome:
     """Entry point for the runtime report: one unit of work, committed."""
     with installation.database.session(write=True) as session:
@@ -117,6 +129,7 @@ def auto_rollback_after_report(
             catalog=installation.catalog,
             backend=installation.runtime_backend,
             lock_timeout_seconds=installation.settings.deploy_lock_timeout_seconds,
+            import_errors=import_errors,
         )
         installation.commit(session)
     return outcome

@@ -113,3 +113,35 @@ def test_no_runtime_side_ever_reported_says_so_and_a_deployed_deploy_counts() ->
     pending = {**dag_only, "status": "INITIALIZED"}
     outcome, said, _ = _wait([None], deploys=[pending, pending, dag_only])
     assert outcome.ok and said == ["deploy #5 is INITIALIZED"]
+
+
+def test_new_import_errors_on_the_runtime_fail_with_airflows_error() -> None:
+    errors = [
+        {"file": "old.py", "error": "SyntaxError: invalid syntax", "new": False},
+        {
+            "file": "ml.py",
+            "error": "Traceback\nModuleNotFoundError: No module named 'x'",
+            "new": True,
+        },
+    ]
+    outcome, _, _ = _wait([_runtime("running", import_errors=errors)])
+    assert not outcome.ok
+    assert outcome.message == (
+        "deploy #5 has new DAG import errors in Airflow 3.1.8:"
+        " ml.py: ModuleNotFoundError: No module named 'x'"
+    )
+    # Errors the previous deploy had already are not this deploy's failure.
+    outcome, _, _ = _wait([_runtime("running", import_errors=errors[:1])])
+    assert outcome.ok
+
+
+def test_a_deploy_marked_bad_meanwhile_fails_with_who_and_why() -> None:
+    bad = {
+        **DEPLOY,
+        "marked_bad": {"by": "tarmac-auto-rollback", "reason": "1 new DAG import error(s)"},
+    }
+    outcome, _, _ = _wait([_runtime("running", reached="d6")], deploys=[DEPLOY, bad])
+    assert not outcome.ok
+    assert outcome.message == (
+        "deploy #5 was marked bad by tarmac-auto-rollback: 1 new DAG import error(s)"
+    )

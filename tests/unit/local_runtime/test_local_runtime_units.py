@@ -68,3 +68,25 @@ def test_status_line_says_honestly_what_is_known() -> None:
     assert (
         line == "runtime running: deploy d1 reached, Airflow 2.10.5 running, unhealthy: scheduler"
     )
+
+
+def test_status_line_says_what_a_stopped_runtime_runs_and_which_dags_fail() -> None:
+    stopped = {"reported_at": "x", "state": "stopped", "message": "no deploy yet"}
+    assert describe_runtime(stopped) == "runtime stopped: nothing runs (no deploy yet)"
+    line = describe_runtime(
+        {
+            "reported_at": "x",
+            "state": "running",
+            "reached_deploy_id": "d2",
+            "airflow_version": "2.10.5",
+            "components": [{"name": "scheduler", "healthy": True}],
+            "import_errors": [
+                {"file": "ml.py", "error": "Traceback\nImportError: x", "new": True},
+                {"file": "old.py", "error": "SyntaxError: y", "new": False},
+            ],
+        }
+    )
+    assert line.splitlines()[1:] == [
+        "new import error: ml.py: ImportError: x",
+        "import error: old.py: SyntaxError: y",
+    ]
