@@ -89,7 +89,7 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     process = ServerProcess(
         data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'tarmac.db'}"
     )
-    process.start(timeout=120)  # a busy 2-core host (Airflow beside it) starts it slowly
+    process.start()
     try:
         yield process
     finally:

@@ -88,7 +88,7 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         database_url=f"sqlite:///{tmp_path / 'tarmac.db'}",
         env={"TARMAC_RUNTIME_ENV_DIR": str(ENV_CACHE)},
     )
-    process.start(timeout=120)  # a busy 2-core host starts it slowly
+    process.start()
     try:
         yield process
     finally:

@@ -46,7 +46,13 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
 
-    def start(self, *, failpoints: str = "", timeout: float = 30.0) -> None:
+    def start(self, *, failpoints: str = "", timeout: float = 120.0) -> None:
+        """Start the server and wait until ``/healthz`` answers.
+
+        ``timeout`` is a bound on a loaded 2-core host, not an expectation: the call
+        returns as soon as the server answers. A server that does not come up is killed
+        before the error is raised, so a failed start leaves no process behind.
+        """
         env = {
             **os.environ,
             "TARMAC_DATABASE_URL": self.database_url,
@@ -90,6 +96,7 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        self.kill()
         raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
 
     def kill(self) -> None:
