@@ -64,7 +64,7 @@ def hold_line(deployment: dict[str, Any]) -> str:
         return f"{deployment['name']}: not held."
     return (
         f"{deployment['name']}: HELD since {hold['set_at'][:19].replace('T', ' ')} by"
-        f" {hold['set_by']} (rollback {hold['deploy_id']}): {hold['reason']}."
+        f" {hold['set_by']} (deploy {hold['deploy_id']}): {hold['reason']}."
         " Plain deploys are refused until `tarmac hold clear` or --clear-hold."
     )
 

@@ -17,13 +17,18 @@ from tarmac.safe_ops.schemas import MAX_REASON_LENGTH
 
 @dataclass(frozen=True)
 class HoldFacts:
-    """The hold a rollback left on a Deployment."""
+    """The hold a rollback left on a Deployment.
+
+    ``deploy_is_rollback`` is false when the hold names the deploy a failed rollout was
+    restored to, which is not a rollback of its own.
+    """
 
     deploy_id: str
     deploy_seq: int | None
     set_by: str | None
     reason: str | None
     set_at: datetime
+    deploy_is_rollback: bool = True
 
 
 @dataclass(frozen=True)
@@ -48,10 +53,11 @@ def plain_deploy_refusals(
     refusals: list[Refusal] = []
     if hold is not None and hold_enabled and not request.clear_hold:
         number = f"#{hold.deploy_seq}" if hold.deploy_seq is not None else hold.deploy_id
+        kind = "rollback" if hold.deploy_is_rollback else "deploy"
         refusals.append(
             Refusal(
                 "rollback_hold",
-                f"Deployment {deployment_name} is held since rollback {number} by"
+                f"Deployment {deployment_name} is held since {kind} {number} by"
                 f" {hold.set_by or 'unknown'}: {hold.reason or 'no reason given'}. Clear the"
                 " hold (tarmac hold clear) or deploy with clear_hold=true.",
                 {

@@ -32,6 +32,7 @@ def hold_facts(session: Session, deployment: Deployment) -> HoldFacts | None:
         set_by=deployment.hold_set_by,
         reason=deployment.hold_reason,
         set_at=deployment.hold_set_at,
+        deploy_is_rollback=rollback is None or rollback.rollback_from_id is not None,
     )
 
 

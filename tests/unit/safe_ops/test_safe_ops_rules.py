@@ -40,6 +40,24 @@ def test_the_hold_refuses_unless_cleared_or_turned_off() -> None:
     assert gates() == []
 
 
+def test_the_hold_names_a_restored_deploy_as_a_deploy_not_a_rollback() -> None:
+    def message(hold: HoldFacts) -> str:
+        (refusal,) = plain_deploy_refusals(
+            deployment_name="etl",
+            hold=hold,
+            hold_enabled=True,
+            windows=[],
+            request=GateRequest(),
+            is_admin=False,
+            now=NOW,
+        )
+        return refusal.message
+
+    assert "held since rollback #7 by alice" in message(HOLD)
+    restored = replace(HOLD, deploy_is_rollback=False)  # a failed rollout restored #7
+    assert "held since deploy #7 by alice" in message(restored)
+
+
 def test_a_freeze_refuses_and_only_an_admin_with_a_reason_overrides() -> None:
     assert gates(windows=[FROZEN]) == ["deploy_frozen"]
     override = GateRequest(freeze_override_reason="hotfix")
