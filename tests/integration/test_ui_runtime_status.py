@@ -57,3 +57,30 @@ def test_history_shows_the_running_airflow_and_a_failed_rollout(api: Api) -> Non
     )
     text = _status_text(browser.get(history_path(history.id)).text)
     assert "deploy #2 failed: airflow db migrate failed (exit 1); deploy #1 was restored." in text
+
+
+def test_history_lists_the_live_dag_files_airflow_fails_to_import(api: Api) -> None:
+    history = make_history(api)
+    new_login(api, "vic", deployment_id=history.id, deployment_role="DEPLOYMENT_VIEWER")
+    api.ok(
+        api.put(
+            f"/api/v1/deployments/{history.id}/runtime",
+            json={
+                "state": "running",
+                "reached_deploy_id": history.v2["id"],
+                "airflow_version": "2.10.5",
+                "components": [{"name": "scheduler", "healthy": False}],
+                "import_errors": [
+                    {"file": "load.py", "error": "No module named 'pandas_x'", "new": True},
+                    {"file": "old.py", "error": "SyntaxError: <b>bad</b>", "new": False},
+                ],
+            },
+        )
+    )
+    page = signed_in(api, "vic").get(history_path(history.id)).text
+    text = _status_text(page)
+    assert "Airflow fails to import 2 live DAG files:" in text
+    assert "load.py (new with this deploy): No module named 'pandas_x'" in text
+    assert "old.py : SyntaxError: <b>bad</b>" in text  # shown as text, never as markup
+    assert "<b>bad</b>" not in page
+    assert "Unhealthy without a break since" in text
