@@ -30,7 +30,7 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, Table, create_engine, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from tarmac.bundles.airflowignore import IGNORE_FILE, IgnoreRules, IgnoreSyntax
@@ -64,9 +64,9 @@ class ReparseRequests:
         Best effort: the switch stands whatever happens here (Airflow then notices the
         touched files when its queue empties). Returns the file locations requested.
         """
-        if not self._database_exists():
-            return []
         try:
+            if not self._database_exists():
+                return []
             table = self._reflect()
             if table is None:
                 return []
@@ -86,6 +86,9 @@ class ReparseRequests:
                 if fresh:
                     connection.execute(table.insert(), fresh)
             return [str(self.dags_folder / p) for p in wanted]
+        except ArgumentError:  # its text would carry the URL, password included
+            log.warning("could not ask Airflow to parse changed files next: bad database URL")
+            return []
         except (SQLAlchemyError, ImportError, OSError) as exc:
             log.warning("could not ask Airflow to parse changed files next: %s", exc)
             return []

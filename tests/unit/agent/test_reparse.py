@@ -76,3 +76,13 @@ def test_a_missing_sqlite_database_is_not_created_and_nothing_is_requested(
     requests = ReparseRequests(database_url=f"sqlite:///{database}", dags_folder=folder)
     assert requests.request(folder, ["etl.py"]) == []
     assert not database.exists()
+
+
+def test_a_bad_url_is_reported_without_its_password(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _tree(tmp_path / "dags", {"etl.py": ""})
+    requests = ReparseRequests(database_url="not a url:hunter2@", dags_folder=folder)
+    assert requests.request(folder, ["etl.py"]) == []
+    assert "bad database URL" in caplog.text
+    assert "hunter2" not in caplog.text
