@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,140 @@ def test_airflow_2_scheduler_fed_by_the_agent_sees_deploy_and_rollback(
         _walk_deploy_and_rollback(server, dep_id, processor)
     finally:
         agent.stop()
+
+
+def slow_dag_source(dag_id: str) -> str:
+    """A DAG whose file takes half a second to import: a parse cycle that takes a while."""
+    return "import time\ntime.sleep(0.5)\n" + dag_source(dag_id, "same")
+
+
+SLOW = {f"slow_{n:02d}.py": slow_dag_source(f"slow_{n:02d}") for n in range(16)}
+
+
+def test_airflow_2_parses_the_changed_file_next_even_in_the_middle_of_a_cycle(
+    server: ServerProcess, processors: list[DagProcessor], tmp_path: Path
+) -> None:
+    """Airflow 2 re-reads mtimes only when its parse queue is empty. With a cycle always
+    under way (16 slow files, ``min_file_process_interval`` 1 s), the agent's request in
+    ``dag_priority_parsing_request`` puts the changed file at the front: the new code is
+    in Airflow's database before the cycle under way parsed more than a few other files,
+    and a new file's DAG appears though Airflow does not list the folder meanwhile.
+
+    The switch is made just after Airflow parsed etl.py at the start of a cycle (it has
+    the newest mtime, and ``file_parsing_sort_mode = modified_time`` puts it first), so the
+    16 slow files are still queued: the worst case, where a touch alone waits for them all.
+    """
+    dep_id = _new_deployment(server, "notices-mid-cycle")
+    deploy_dags(server.client(), dep_id, make_bundle({"etl.py": dag_source("etl", "v1"), **SLOW}))
+    home = tmp_path / "airflow2"
+    processor = DagProcessor(
+        venv=_venv("2.10.5"),
+        home=home,
+        env={
+            "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "agent" / "dags"),
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "1",
+            # No listing during the test: only the agent's request can bring fresh.py in.
+            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "3600",
+        },
+        command="scheduler",
+    )
+    processor.migrate()
+    agent = AgentProcess(
+        server_url=server.url,
+        token=agent_token(server, dep_id),
+        deployment_id=dep_id,
+        root=tmp_path / "agent",
+        env={"TARMAC_AIRFLOW_DATABASE_URL": f"sqlite:///{processor.database}"},
+    )
+    agent.start()
+    try:
+        assert wait_until(lambda: agent.dags_folder.is_dir(), timeout=30), agent.log()
+        os.utime(agent.dags_folder / "etl.py")  # first in every cycle: see the docstring
+        processor.start()
+        processors.append(processor)
+        every = {"etl", *(name.removesuffix(".py") for name in SLOW)}
+        assert wait_until(
+            lambda: processor.serialized_dag_ids() >= every, timeout=WAIT * 2, interval=0.5
+        ), processor.log()
+        assert processor.description("etl") == "v1"
+        cycle_ended = datetime.now(UTC)
+        assert wait_until(
+            lambda: "etl" in processor.parsed_since(cycle_ended), timeout=WAIT, interval=0.05
+        ), processor.log()
+
+        v2 = {"etl.py": dag_source("etl", "v2"), "fresh.py": dag_source("fresh", "v2"), **SLOW}
+        deploy_dags(server.client(), dep_id, make_bundle(v2))
+        assert wait_until(lambda: _shows(agent.dags_folder, "v2"), timeout=30), agent.log()
+        switched = datetime.now(UTC)
+        assert wait_until(lambda: processor.description("etl") == "v2", timeout=WAIT), (
+            processor.log()
+        )
+
+        # What was being parsed when the request came, and at most one more: not the cycle.
+        parsed_meanwhile = processor.parsed_since(switched) - {"etl", "fresh"}
+        assert len(parsed_meanwhile) <= 3, sorted(parsed_meanwhile)
+        assert wait_until(lambda: processor.description("fresh") == "v2", timeout=WAIT), (
+            processor.log()
+        )
+    finally:
+        agent.stop()
+
+
+def _shows(folder: Path, marker: str) -> bool:
+    try:
+        return f"description={marker!r}" in (folder / "etl.py").read_text()
+    except OSError:
+        return False
+
+
+def test_airflow_3_parses_the_changed_file_next_even_in_the_middle_of_a_cycle(
+    server: ServerProcess, processors: list[DagProcessor], tmp_path: Path
+) -> None:
+    """The same on Airflow 3.1 with the DAG bundle: after a version change Airflow re-sorts
+    only the files still queued, so a file parsed earlier in the cycle waited for the
+    rest of it; the bundle's request puts it first."""
+    dep_id = _new_deployment(server, "notices-mid-cycle-af3")
+    deploy_dags(server.client(), dep_id, make_bundle({"etl.py": dag_source("etl", "v1"), **SLOW}))
+    home = tmp_path / "airflow3"
+    processor = DagProcessor(
+        venv=_venv("3.1.8"),
+        home=home,
+        env={
+            "TARMAC_TOKEN": agent_token(server, dep_id),
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": (
+                '[{"name": "dags", "classpath": "tarmac.airflow.bundle.TarmacDagBundle",'
+                f' "kwargs": {{"server_url": "{server.url}", "deployment_id": "{dep_id}"}}}}]'
+            ),
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "1",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+        },
+    )
+    processor.migrate()
+    processor.start()
+    processors.append(processor)
+
+    def live_folder() -> Path | None:
+        return next((home / "dag_bundles").glob("**/tarmac/dags"), None)
+
+    assert wait_until(lambda: live_folder() is not None, timeout=WAIT), processor.log()
+    folder = live_folder()
+    assert folder is not None
+    os.utime(folder / "etl.py")  # the newest file: first in every cycle from the next one
+    every = {"etl", *(name.removesuffix(".py") for name in SLOW)}
+    assert wait_until(
+        lambda: processor.serialized_dag_ids() >= every, timeout=WAIT * 2, interval=0.5
+    ), processor.log()
+    cycle_ended = datetime.now(UTC)
+    assert wait_until(
+        lambda: "etl" in processor.parsed_since(cycle_ended), timeout=WAIT, interval=0.05
+    ), processor.log()
+
+    v2 = {"etl.py": dag_source("etl", "v2"), "fresh.py": dag_source("fresh", "v2"), **SLOW}
+    deploy_dags(server.client(), dep_id, make_bundle(v2))
+    assert wait_until(lambda: _shows(folder, "v2"), timeout=WAIT), processor.log()
+    switched = datetime.now(UTC)
+    assert wait_until(lambda: processor.description("etl") == "v2", timeout=WAIT), processor.log()
+
+    parsed_meanwhile = processor.parsed_since(switched) - {"etl", "fresh"}
+    assert len(parsed_meanwhile) <= 3, sorted(parsed_meanwhile)
+    assert wait_until(lambda: processor.description("fresh") == "v2", timeout=WAIT), processor.log()

@@ -205,3 +205,61 @@ def test_the_cli_shows_each_error_and_an_admin_overrides_with_a_flag(tmp_path: P
         assert allowed["seq"] == 1
     finally:
         server.stop()
+
+
+READS_ENV_AT_IMPORT = (
+    "import os\nfrom datetime import datetime\nfrom airflow import DAG\n"
+    "from airflow.models import Variable\n"
+    "REGION = os.environ['SALES_REGION']\n"
+    "BUCKET = Variable.get('sales_bucket')\n"
+    "with DAG(dag_id='regional', start_date=datetime(2024, 1, 1), schedule=None,\n"
+    "         description=REGION + BUCKET):\n    pass\n"
+)
+"""A DAG that, like many, reads an env var and an ``AIRFLOW_VAR_*`` Variable at import."""
+
+
+def test_the_probe_parses_with_the_deployments_environment_variables(api: Api) -> None:
+    secret = "s3://sales-bucket-Zq8x"
+    env_vars = [
+        {"key": "SALES_REGION", "value": "eu-west-1"},
+        {"key": "AIRFLOW_VAR_SALES_BUCKET", "value": secret, "is_secret": True},
+    ]
+    with_env = _deployment(api, AIRFLOW_2, env_vars=env_vars)
+    without_env = _deployment(api, AIRFLOW_2, name="no-env")
+    bundle = make_bundle({"regional.py": READS_ENV_AT_IMPORT})
+
+    deploy = api.ok(_deploy(api, with_env["id"], bundle), 201)
+    # The same bundle without the variables: the runtime would not import it either.
+    refused = _deploy(api, without_env["id"], bundle)
+
+    assert deploy["import_check"]["status"] == "passed"
+    assert deploy["dag_ids"] == ["regional"]
+    assert refused.status_code == 409, refused.text
+    assert "SALES_REGION" in refused.json()["error"]["errors"][0]["error"]
+    # The secret's value is given to the probe only: never recorded, logged or cached.
+    data_dir = Path(api.client.app.state.installation.data_dir)  # type: ignore[attr-defined]
+    assert secret not in json.dumps(deploy)
+    for path in data_dir.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".jsonl", ".log"):
+            assert secret not in path.read_text(errors="replace"), path
+
+
+def test_changing_an_environment_variable_is_checked_again_not_served_from_cache(
+    api: Api,
+) -> None:
+    dep = _deployment(api, AIRFLOW_2, env_vars=[{"key": "SALES_REGION", "value": "eu"}])
+    bundle = make_bundle({"regional.py": READS_ENV_AT_IMPORT})
+    # Imports only once the Variable is there too.
+    refused = _deploy(api, dep["id"], bundle)
+    assert refused.status_code == 409, refused.text
+    assert "sales_bucket" in refused.json()["error"]["errors"][0]["error"]
+    env_vars = [
+        {"key": "SALES_REGION", "value": "eu"},
+        {"key": "AIRFLOW_VAR_SALES_BUCKET", "value": "b", "is_secret": True},
+    ]
+    api.ok(api.patch(f"/api/v1/deployments/{dep['id']}", json={"env_vars": env_vars}))
+
+    deploy = api.ok(_deploy(api, dep["id"], bundle), 201)
+
+    assert deploy["import_check"]["status"] == "passed"
+    assert deploy["dag_ids"] == ["regional"]

@@ -13,6 +13,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,18 @@ class DagProcessor:
                 rows = db.execute(
                     f"SELECT s.dag_id FROM serialized_dag s JOIN dag d ON d.dag_id = s.dag_id"
                     f" WHERE NOT ({stale})"
+                ).fetchall()
+        except sqlite3.Error:
+            return set()
+        return {str(row[0]) for row in rows}
+
+    def parsed_since(self, since: datetime) -> set[str]:
+        """DAGs whose file Airflow parsed after ``since`` (UTC): ``dag.last_parsed_time``."""
+        stamp = since.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        try:
+            with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10) as db:
+                rows = db.execute(
+                    "SELECT dag_id FROM dag WHERE last_parsed_time > ?", (stamp,)
                 ).fetchall()
         except sqlite3.Error:
             return set()

@@ -11,8 +11,10 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tarmac.agent.cache import BundleCache
 from tarmac.agent.client import LiveDags
@@ -20,6 +22,12 @@ from tarmac.agent.freshness import FileDigests, touch_again_later, touch_changed
 from tarmac.bundles.materialiser import write_json_atomically
 
 log = logging.getLogger(__name__)
+
+
+class ParseRequests(Protocol):
+    """Asks Airflow to parse changed files next (``tarmac.agent.reparse``)."""
+
+    def request(self, folder: Path, changed: Iterable[str]) -> list[str]: ...
 
 
 class NotASymlink(Exception):
@@ -48,7 +56,14 @@ class Switch:
 class LiveFolder:
     """Keeps ``link`` on the bundle of the deploy it is told is live."""
 
-    def __init__(self, *, link: Path, cache: BundleCache, keep: int) -> None:
+    def __init__(
+        self,
+        *,
+        link: Path,
+        cache: BundleCache,
+        keep: int,
+        reparse: ParseRequests | None = None,
+    ) -> None:
         if keep < 1:
             raise ValueError("keep must be at least 1 (the live bundle)")
         self.link = link
@@ -56,6 +71,7 @@ class LiveFolder:
         self.keep = keep
         self.state_file = link.parent / f".{link.name}.tarmac.json"
         self.digests = FileDigests(cache.root / "digests")
+        self.reparse = reparse
 
     def check(self) -> None:
         """Refuse a DAGs folder that is a real file or directory (it is never overwritten)."""
@@ -125,6 +141,9 @@ class LiveFolder:
             return
         log.debug("refreshed the mtime of %d changed file(s) in %s", len(changed), target)
         touch_again_later(link=self.link, folder=target, paths=changed)
+        if self.reparse is not None:
+            requested = self.reparse.request(target, changed)
+            log.debug("asked Airflow to parse %d file(s) next", len(requested))
 
     def _prune(self, live_sha256: str | None) -> None:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tarmac.agent.cache import BundleCache
@@ -15,6 +15,7 @@ from tarmac.agent.client import (
     ServerUnavailable,
 )
 from tarmac.agent.folder import LiveFolder, Switch
+from tarmac.agent.reparse import ReparseRequests, ignore_syntax_from_env
 from tarmac.agent.stopping import AgentStopping, StopSignal
 from tarmac.errors import TarmacError
 from tarmac.events.backoff import Backoff
@@ -44,6 +45,8 @@ class AgentConfig:
     wait_seconds: float = 30.0
     backoff_base_seconds: float = 0.5
     backoff_cap_seconds: float = 30.0
+    # Airflow 2.10+'s metadata database: changed files are put first in its parse queue.
+    airflow_database_url: str | None = field(default=None, repr=False)
 
 
 def default_cache_dir(dags_folder: Path) -> Path:
@@ -64,10 +67,23 @@ class Agent:
             fetch=lambda sha256, path: self.client.download(sha256, into=path),
             files=self.client,
         )
-        self.folder = LiveFolder(link=config.dags_folder, cache=cache, keep=config.keep)
+        self.reparse = (
+            ReparseRequests(
+                database_url=config.airflow_database_url,
+                dags_folder=config.dags_folder,
+                ignore_syntax=ignore_syntax_from_env(),
+            )
+            if config.airflow_database_url
+            else None
+        )
+        self.folder = LiveFolder(
+            link=config.dags_folder, cache=cache, keep=config.keep, reparse=self.reparse
+        )
 
     def close(self) -> None:
         self.client.close()
+        if self.reparse is not None:
+            self.reparse.close()
 
     def sync_once(self) -> Switch | None:
         """Bring the folder to the live deploy now; raises if it could not."""

@@ -26,6 +26,7 @@ from airflow.exceptions import AirflowException
 from tarmac.agent.cache import BundleCache
 from tarmac.agent.client import AgentRejected, LiveCodeClient, ServerUnavailable
 from tarmac.agent.folder import LiveFolder
+from tarmac.airflow.parse_requests import BundleParseRequests
 from tarmac.airflow.version_dirs import ensure_version_dir
 
 DEFAULT_REFRESH_INTERVAL_SECONDS = 2
@@ -62,7 +63,13 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
         self._client: LiveCodeClient | None = None
         root = Path(self.base_dir) / "tarmac"
         cache = BundleCache(root=root, fetch=self._download)
-        self._folder = LiveFolder(link=root / "dags", cache=cache, keep=keep)
+        self._folder = LiveFolder(
+            link=root / "dags",
+            cache=cache,
+            keep=keep,
+            # After a switch the changed files go first in the DAG processor's queue.
+            reparse=BundleParseRequests(bundle_name=self.name),
+        )
 
     @property
     def path(self) -> Path:

@@ -1,7 +1,10 @@
 """Run the probe in an Airflow environment's interpreter: a subprocess with a timeout.
 
-The child gets a scratch ``AIRFLOW_HOME`` and SQLite database and none of the server's
-environment (no ``TARMAC_*`` secrets reach DAG code). Airflow's own per-file import
+The child gets the Deployment's environment variables (secrets decrypted: DAG code that
+reads ``os.environ[...]`` or ``Variable.get`` from an ``AIRFLOW_VAR_*`` at import is judged
+as the runtime judges it), overlaid by a scratch ``AIRFLOW_HOME`` and SQLite database, and
+none of the server's own environment (no ``TARMAC_*`` secrets reach DAG code). The values
+are never logged nor written anywhere. Airflow's own per-file import
 timeout turns a file that hangs at import into an import error of that file; the
 overall timeout is the backstop for anything that ignores it.
 """
@@ -12,6 +15,7 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from tarmac.import_checks.reports import ImportReport
@@ -32,10 +36,16 @@ def run_probe(
     *,
     timeout_seconds: float,
     file_timeout_seconds: float,
+    deployment_env: Mapping[str, str] | None = None,
 ) -> ImportReport:
-    """Parse ``folder`` with ``environment``'s Airflow and report DAG ids and import errors."""
+    """Parse ``folder`` with ``environment``'s Airflow and report DAG ids and import errors.
+
+    ``deployment_env``: the Deployment's environment variables, as its runtime gets them;
+    what the probe needs to stay a probe (its home, database, timeouts) overrides them.
+    """
     with tempfile.TemporaryDirectory(prefix="tarmac-import-check-") as scratch:
         env = {
+            **(deployment_env or {}),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": scratch,
             "LANG": os.environ.get("LANG", "C.UTF-8"),

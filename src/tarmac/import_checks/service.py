@@ -6,7 +6,7 @@ What it decides is bound to the bundle and Airflow version it checked: under the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,8 @@ class _Target:
     airflow_version: str
     mode: DagImportCheck
     live: Deploy | None
+    # The Deployment's env vars, secrets decrypted: given to the probe, never shown.
+    env: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def check_override_allowed(principal: Principal, *, deployment_id: str) -> None:
@@ -96,11 +98,12 @@ def gate_deploy(
             bundle_sha256=target.bundle_sha256,
             airflow_version=target.airflow_version,
             folder=lambda: _unpacked(installation, target.bundle_sha256),
+            deployment_env=target.env,
         )
     result = decide(
         mode=target.mode,
         checked=checked,
-        baseline=_baseline(installation, checker, live) if live else None,
+        baseline=_baseline(installation, checker, live, target.env) if live else None,
         allow_import_errors=allow_import_errors,
     )
     return _gate(target, result)
@@ -144,11 +147,16 @@ def _target(
     )
     if live is not None:
         session.expunge(live)
+    secrets = installation.secrets
     return _Target(
         bundle_sha256=bundle_sha256 or (live.bundle_sha256 if live else None),
         airflow_version=airflow_version,
         mode=DagImportCheck(deployment.dag_import_check or DagImportCheck.BLOCK.value),
         live=live,
+        env={
+            var.key: secrets.decrypt(var.value) if var.is_secret else var.value
+            for var in deployment.env_vars
+        },
     )
 
 
@@ -160,7 +168,9 @@ def _record_of(deploy: Deploy | None) -> tuple[dict[str, str] | None, dict[str, 
     return deploy.dags, deploy.import_check
 
 
-def _baseline(installation: Installation, checker: ImportChecker, live: Deploy) -> ImportReport:
+def _baseline(
+    installation: Installation, checker: ImportChecker, live: Deploy, env: dict[str, str]
+) -> ImportReport:
     """The live deploy's import errors: as recorded, cached, or checked now without building."""
     recorded = _record_of(live)
     if recorded is not None:
@@ -174,6 +184,7 @@ def _baseline(installation: Installation, checker: ImportChecker, live: Deploy) 
         airflow_version=live.airflow_version,
         folder=lambda: _unpacked(installation, sha),
         build=False,
+        deployment_env=env,
     )
     # Unknown: compare with nothing, so every error of the new deploy counts.
     return found if isinstance(found, ImportReport) else ImportReport(live.airflow_version)

@@ -79,9 +79,20 @@ class AirflowSettings:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
             "AIRFLOW__WEBSERVER__SECRET_KEY": keys["secret_key"],
             "AIRFLOW__API__SECRET_KEY": keys["secret_key"],
-            # New files and changed files are noticed within seconds, not minutes.
+            # New files and changed files are noticed within seconds, not minutes
+            # (docs/runtime.md, "How Airflow notices a deploy or a rollback").
             "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+            # A changed file is re-parsed first when its mtime is newer than its last
+            # parse: the order tarmac's touch after a switch relies on (Airflow's default).
+            "AIRFLOW__SCHEDULER__FILE_PARSING_SORT_MODE": "modified_time",
+            # Else a DAG re-parsed within 30 s of its last write is NOT written: a rollback
+            # soon after a deploy would leave the serialized DAG on the newer code until
+            # the next parse. 0 writes every change at once (unchanged DAGs are still
+            # skipped by their hash, so this costs no writes).
+            "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
+            # The API server / webserver re-reads a changed serialized DAG within 2 s.
+            "AIRFLOW__CORE__MIN_SERIALIZED_DAG_FETCH_INTERVAL": "2",
         }
         if major >= 3:
             env.update(
@@ -99,6 +110,10 @@ class AirflowSettings:
                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
                     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
                     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+                    "AIRFLOW__DAG_PROCESSOR__FILE_PARSING_SORT_MODE": "modified_time",
+                    # How often the DAG processor looks at its bundles at all (5 s by
+                    # default): the folder's listing and the bundle's own refresh wait on it.
+                    "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "1",
                 }
             )
         else:

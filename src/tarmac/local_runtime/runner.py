@@ -11,6 +11,7 @@ from typing import Any
 from tarmac.agent.cache import BundleCache
 from tarmac.agent.client import AgentRejected, ServerUnavailable
 from tarmac.agent.folder import LiveFolder
+from tarmac.agent.reparse import ReparseRequests
 from tarmac.agent.stopping import AgentStopping, StopSignal
 from tarmac.events.backoff import Backoff
 from tarmac.local_runtime.airflow_settings import AirflowSettings
@@ -61,7 +62,13 @@ class RuntimeRunner:
                 web_port=config.web_port or home.ports()["web"],
             ),
             envs=EnvironmentCache(config.env_cache),
-            folder=LiveFolder(link=home.dags, cache=cache, keep=10),
+            folder=LiveFolder(
+                link=home.dags,
+                cache=cache,
+                keep=10,
+                # Airflow parses the changed files next, even mid-cycle (agent/reparse.py).
+                reparse=ReparseRequests(database_url=database_url, dags_folder=home.dags),
+            ),
             database=MetadataDatabase(database_url, snapshots_dir=home.snapshots),
             report=self._report,
             add_snapshot=self._add_snapshot,

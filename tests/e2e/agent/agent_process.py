@@ -20,7 +20,15 @@ from tests.support.process import ServerProcess
 class AgentProcess:
     """One agent keeping ``dags_folder`` on a Deployment's live DAGs."""
 
-    def __init__(self, *, server_url: str, token: str, deployment_id: str, root: Path) -> None:
+    def __init__(
+        self,
+        *,
+        server_url: str,
+        token: str,
+        deployment_id: str,
+        root: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.dags_folder = root / "dags"
         self.log_path = root / "agent.log"
         self.command = [
@@ -39,7 +47,7 @@ class AgentProcess:
             "--wait-seconds",
             "20",
         ]
-        self.env = {**os.environ, "TARMAC_TOKEN": token}
+        self.env = {**os.environ, "TARMAC_TOKEN": token, **(env or {})}
         root.mkdir(parents=True, exist_ok=True)
         self.process: subprocess.Popen[bytes] | None = None
 
