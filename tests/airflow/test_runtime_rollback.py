@@ -7,15 +7,26 @@ what runs asks the running processes or Airflow's database, not tarmac's record.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.airflow.runtime_process import RuntimeProcess, airflow_cli, pid_alive, wait_for
+from tests.airflow.runtime_process import (
+    RuntimeProcess,
+    airflow_cli,
+    migration_head,
+    pid_alive,
+    process_running,
+    wait_for,
+)
 from tests.support.bundles import make_bundle
 from tests.support.process import ServerProcess
 
@@ -275,33 +286,105 @@ def test_a_downgrade_that_airflow_fails_restores_the_snapshot_then_the_repair_le
     client.close()
 
 
-def test_a_runtime_side_killed_after_the_downgrade_recovers_to_one_consistent_state(
-    server: ServerProcess, warehouse: Any
-) -> None:
-    """kill -9 between `db downgrade` and the start: on restart the snapshot comes back,
-    3.1 runs again on it, and the rollout is tried again to its end."""
-    deployment_id, runtime, _out = warehouse
-    client = server.client()
-    d1 = image_deploy(client, deployment_id, AIRFLOW_2[0], "v1")
-    d2 = image_deploy(client, deployment_id, AIRFLOW_3[0], "v2")
-    runtime.start()
-    runtime.wait_running(d2, airflow=AIRFLOW_3[1])
-    runtime.stop()
-    runtime.start(env={"TARMAC_FAILPOINTS": "runtime_after_migrate"})
-    runtime.wait_running(d2, airflow=AIRFLOW_3[1])
-    response = rollback(client, deployment_id, d1, acknowledge=["data_loss"])
-    assert response.status_code == 201, response.text
-    d3 = str(response.json()["id"])
-    assert runtime.process is not None
-    assert runtime.process.wait(timeout=600) == -9, runtime.log()  # died at the failpoint
-    journal = (runtime.home / "rollout.json").read_text()
-    assert '"step": "snapshotted"' in journal and d3 in journal
+# Each step of a change of Airflow version, with the direction the change goes there.
+CRASH_STEPS = [
+    ("runtime_after_stop", AIRFLOW_2),  # components stopped, nothing else done yet
+    ("runtime_after_snapshot", AIRFLOW_3),  # snapshot taken and journaled, not yet recorded
+    ("runtime_during_db_downgrade", AIRFLOW_2),  # Airflow's downgrade half done
+    ("runtime_after_migrate", AIRFLOW_3),  # `db migrate` done, the target not started
+    ("runtime_after_start", AIRFLOW_2),  # 2.10 started on the downgraded database
+]
 
-    runtime.start()
-    runtime.wait_running(d3, airflow=AIRFLOW_2[1])
-    assert "restored the metadata snapshot" in runtime.log()
-    assert runtime.component_info("scheduler")["airflow_version"] == AIRFLOW_2[1]
-    assert '"in_progress": null' in (runtime.home / "rollout.json").read_text()
-    record = client.get(f"/api/v1/deployments/{deployment_id}").json()
-    assert record["current_deploy_id"] == d3
+
+def test_kill_9_of_the_runtime_side_at_each_step_of_a_version_change_recovers(
+    server: ServerProcess, warehouse: Any, tmp_path: Path
+) -> None:
+    """kill -9 at each step, alternately down to 2.10 and up to 3.1, on one Deployment.
+
+    After each restart: the snapshot (if one was taken) is restored under the previous
+    Airflow, which runs again, and the rollout is tried again to its end. What is checked
+    is what a user relies on: one live deploy, the Airflow that runs (asked of the running
+    scheduler) is that deploy's, the metadata database is at that Airflow's own head
+    revision, every DAG run is still there, and every recorded snapshot still exists.
+    """
+    deployment_id, runtime, _out = warehouse
+    armed = tmp_path / "failpoints"  # read by the runtime side at each failpoint
+    client = server.client()
+    deploys = {AIRFLOW_2: image_deploy(client, deployment_id, AIRFLOW_2[0], "v1")}
+    deploys[AIRFLOW_3] = image_deploy(client, deployment_id, AIRFLOW_3[0], "v2")
+    runtime.start(env={"TARMAC_FAILPOINTS_FILE": str(armed)})
+    runtime.wait_running(deploys[AIRFLOW_3], airflow=AIRFLOW_3[1])
+    assert wait_for(lambda: len(successful_runs(runtime)) >= 1, timeout=300), runtime.log()
+    migrations_log = runtime.home / "logs" / "migrations.log"
+
+    for point, target in CRASH_STEPS:
+        runs_before = successful_runs(runtime)
+        snapshots_before = {s["id"] for s in snapshot_list(client, deployment_id)}
+        log_offset = migrations_log.stat().st_size
+        runtime_log_offset = runtime.log_path.stat().st_size
+        armed.write_text(point)
+        downgrade = target == AIRFLOW_2
+        response = rollback(
+            client, deployment_id, deploys[target], acknowledge=["data_loss"] if downgrade else []
+        )
+        assert response.status_code == 201, response.text
+        deploy_id = str(response.json()["id"])
+        assert runtime.process is not None
+        assert runtime.process.wait(timeout=600) == -9, (point, runtime.log())
+        armed.write_text("")
+        orphan = None
+        if point == "runtime_during_db_downgrade":
+            # The downgrade outlives the runtime side that started it. Let it get into
+            # Airflow's migrations, then freeze it there: the restart meets it half done,
+            # however fast this machine is.
+            orphan = json.loads((runtime.home / "run" / "airflow-command.json").read_text())["pgid"]
+            assert process_running(orphan)
+            under_way = partial(says, migrations_log, log_offset, "Running downgrade")
+            assert wait_for(under_way, timeout=300), text_since(migrations_log, log_offset)
+            os.killpg(orphan, signal.SIGSTOP)
+
+        runtime.start(env={"TARMAC_FAILPOINTS_FILE": str(armed)})
+        runtime.wait_running(deploy_id, airflow=target[1])
+        scheduler = runtime.component_info("scheduler")
+        assert scheduler["airflow_version"] == target[1], point
+        assert process_running(scheduler["pid"]), point
+        live = [d["id"] for d in deploys_list(client, deployment_id) if d["is_current"]]
+        assert live == [deploy_id], point
+        assert runtime.query("SELECT version_num FROM alembic_version") == [
+            (migration_head(target[1]),)
+        ], point
+        assert runs_before <= successful_runs(runtime), point
+        snapshots = snapshot_list(client, deployment_id)
+        assert snapshots_before <= {s["id"] for s in snapshots}, point
+        assert any(s["deploy_id"] == deploy_id for s in snapshots), point
+        desired = client.get(f"/api/v1/deployments/{deployment_id}/runtime/desired").json()
+        assert all(Path(location).is_file() for location in desired["snapshot_locations"]), point
+        journal = json.loads((runtime.home / "rollout.json").read_text())
+        assert journal["in_progress"] is None and journal["reached"]["deploy_id"] == deploy_id
+        said = text_since(runtime.log_path, runtime_log_offset)
+        if point != "runtime_after_stop":
+            assert "restored the metadata snapshot" in said, point
+        if orphan is not None:
+            assert not process_running(orphan)
+            assert f"stopping airflow-command (process group {orphan})" in said
     client.close()
+
+
+def text_since(path: Path, offset: int) -> str:
+    return path.read_bytes()[offset:].decode(errors="replace")
+
+
+def says(path: Path, offset: int, words: str) -> bool:
+    return words in text_since(path, offset)
+
+
+def snapshot_list(client: httpx.Client, deployment_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/api/v1/deployments/{deployment_id}/snapshots")
+    assert response.status_code == 200, response.text
+    return response.json()["items"]  # type: ignore[no-any-return]
+
+
+def deploys_list(client: httpx.Client, deployment_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/api/v1/deployments/{deployment_id}/deploys")
+    assert response.status_code == 200, response.text
+    return response.json()["items"]  # type: ignore[no-any-return]

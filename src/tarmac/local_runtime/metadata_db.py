@@ -89,6 +89,11 @@ class MetadataDatabase:
         self._admin(f'DROP DATABASE IF EXISTS "{live}" WITH (FORCE)')
         self._admin(f'CREATE DATABASE "{live}" TEMPLATE "{template}"')
 
+    def discard_partial_snapshots(self) -> None:
+        """Remove copies a killed snapshot left half-written (never recorded anywhere)."""
+        for path in self.snapshots_dir.glob("*.partial") if self.snapshots_dir.exists() else []:
+            path.unlink(missing_ok=True)
+
     def delete_snapshot(self, location: str) -> None:
         if location.startswith("postgresql-database:"):
             name = location.removeprefix("postgresql-database:")
