@@ -179,7 +179,7 @@ def migration_head(airflow_version: str) -> str:
             continue
         revisions.add(revision[1])
         down = re.search(r"^down_revision\s*=\s*(.+)$", source, re.M)
-        parents.update(re.findall(r"[0-9a-f]{12}", down[1]) if down else [])
+        parents.update(re.findall(r"[\"']([0-9a-f]+)[\"']", down[1]) if down else [])
     heads = revisions - parents
     assert len(heads) == 1, (airflow_version, heads)
     return heads.pop()

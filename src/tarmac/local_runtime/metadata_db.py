@@ -132,17 +132,19 @@ class MetadataDatabase:
                     else set()
                 )
                 if "logical_date" in columns:  # Airflow 3
-                    facts["dag_runs_with_conf"] = int(
-                        connection.execute(
-                            text("SELECT COUNT(*) FROM dag_run WHERE conf IS NOT NULL")
-                        ).scalar()
-                        or 0
+                    count = lambda sql: int(connection.execute(text(sql)).scalar() or 0)  # noqa: E731
+                    # The runs a downgrade below 3.0 keeps (the others it moves aside).
+                    facts["dag_runs_with_conf"] = count(
+                        "SELECT COUNT(*) FROM dag_run"
+                        " WHERE conf IS NOT NULL AND logical_date IS NOT NULL"
                     )
-                    facts["dag_runs_without_logical_date"] = int(
-                        connection.execute(
-                            text("SELECT COUNT(*) FROM dag_run WHERE logical_date IS NULL")
-                        ).scalar()
-                        or 0
+                    facts["dag_runs_without_logical_date"] = count(
+                        "SELECT COUNT(*) FROM dag_run WHERE logical_date IS NULL"
+                    )
+                    facts["task_instances_of_runs_without_logical_date"] = count(
+                        "SELECT COUNT(*) FROM task_instance ti JOIN dag_run r"
+                        " ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id"
+                        " WHERE r.logical_date IS NULL"
                     )
                 return facts
         finally:

@@ -341,6 +341,13 @@ def _data_loss_warning(
             " Per the schema catalog no table or column is dropped, but patch-level migrations"
             " may still change data in the metadata database, which cannot be recovered."
         )
+    if loss is not None and loss.renamed:
+        kept = ", ".join(f"{r.name} as {r.renamed_to}" for r in loss.renamed)
+        verb = "is" if len(loss.renamed) == 1 else "are"
+        detail += (
+            f" {_count(len(loss.renamed), 'table')} {verb} kept, rows and all, under their"
+            f" Airflow {to_airflow} names ({kept})."
+        )
     rows = row_counts_of(loss, metadata_facts)
     risks = downgrade_risks(dict(metadata_facts), from_airflow=from_airflow, to_airflow=to_airflow)
     if rows:
@@ -361,6 +368,9 @@ def _data_loss_warning(
             ],
             "columns": [
                 {"table": c.table, "column": c.column} for c in (loss.columns if loss else ())
+            ],
+            "renamed_tables": [
+                {"name": r.name, "renamed_to": r.renamed_to} for r in (loss.renamed if loss else ())
             ],
             "row_counts": rows,
             "row_counts_measured_at": metadata_facts.get("measured_at") if rows else None,
