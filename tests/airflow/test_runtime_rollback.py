@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -66,8 +67,26 @@ with DAG("nightly_load", start_date=datetime({start}), schedule="@daily", catchu
 '''
 
 
-def bundle(marker: str) -> bytes:
-    return make_bundle({"nightly_load.py": dag_source(marker)})
+# Airflow 3 only: a producer with an Asset outlet, and a DAG scheduled on that asset.
+ASSET_DAGS = """
+from datetime import datetime, timedelta
+from airflow.sdk import DAG, Asset
+from airflow.providers.standard.operators.empty import EmptyOperator
+
+ORDERS = Asset("file:///warehouse/orders.csv")
+START = datetime(2026, 1, 1)
+with DAG("orders_export", start_date=START, schedule="@daily", catchup=False):
+    EmptyOperator(task_id="export", outlets=[ORDERS])
+with DAG("orders_report", start_date=START, schedule=[ORDERS], catchup=False):
+    EmptyOperator(task_id="report")
+"""
+
+
+def bundle(marker: str, *, assets: bool = False) -> bytes:
+    files = {"nightly_load.py": dag_source(marker)}
+    if assets:
+        files["orders.py"] = ASSET_DAGS
+    return make_bundle(files)
 
 
 def create_deployment(client: httpx.Client, out_dir: Path) -> str:
@@ -90,7 +109,9 @@ def create_deployment(client: httpx.Client, out_dir: Path) -> str:
     return deployment_id
 
 
-def image_deploy(client: httpx.Client, deployment_id: str, runtime: str, marker: str) -> str:
+def image_deploy(
+    client: httpx.Client, deployment_id: str, runtime: str, marker: str, *, assets: bool = False
+) -> str:
     response = client.post(
         f"/api/v1/deployments/{deployment_id}/deploys",
         data={
@@ -99,7 +120,7 @@ def image_deploy(client: httpx.Client, deployment_id: str, runtime: str, marker:
             "runtime_version": runtime,
             "description": f"deploy {marker}",
         },
-        files={"dags": ("dags.tar.gz", bundle(marker), "application/gzip")},
+        files={"dags": ("dags.tar.gz", bundle(marker, assets=assets), "application/gzip")},
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
@@ -134,9 +155,33 @@ def warehouse(server: ServerProcess, tmp_path: Path) -> Any:
             runtime.stop()
 
 
+UNFINISHED_RUNS = "SELECT COUNT(*) FROM dag_run WHERE state NOT IN ('success', 'failed')"
+UNFINISHED_TIS = (
+    "SELECT COUNT(*) FROM task_instance"
+    " WHERE state IS NULL OR state NOT IN ('success', 'failed', 'skipped')"
+)
+
+
+def settled(runtime: RuntimeProcess, *, asset_runs: int) -> bool:
+    """No run or task left to do, no asset event waiting, ``asset_runs`` asset runs done."""
+    done_asset_runs = "SELECT COUNT(*) FROM dag_run WHERE run_type = 'asset_triggered'"
+    return (
+        runtime.query(UNFINISHED_RUNS)[0][0] == 0
+        and runtime.query(UNFINISHED_TIS)[0][0] == 0
+        and runtime.query("SELECT COUNT(*) FROM asset_dag_run_queue")[0][0] == 0
+        and runtime.query(done_asset_runs)[0][0] >= asset_runs
+    )
+
+
 def test_rollback_from_airflow_3_to_2_and_forward_runs_the_real_airflow_each_time(
     server: ServerProcess, warehouse: Any
 ) -> None:
+    """2.10 -> 3.1 -> 2.10 -> 3.1 with Airflow 3's own features in the database.
+
+    On 3.1, for real: a manual run, a backfill, an asset-scheduled DAG fed by a producer,
+    and cleared (retried) tasks. The rollback's plan then says what the downgrade will do
+    with them, with numbers counted here in the database, and the downgrade does exactly that.
+    """
     deployment_id, runtime, out = warehouse
     client = server.client()
     d1 = image_deploy(client, deployment_id, AIRFLOW_2[0], "v1")
@@ -147,19 +192,60 @@ def test_rollback_from_airflow_3_to_2_and_forward_runs_the_real_airflow_each_tim
     assert (out / "secret-check-v1").read_text() == "ok"
 
     # Upgrade: a deploy on Airflow 3.1 migrates the database with `db migrate`.
-    d2 = image_deploy(client, deployment_id, AIRFLOW_3[0], "v2")
+    d2 = image_deploy(client, deployment_id, AIRFLOW_3[0], "v2", assets=True)
     runtime.wait_running(d2, airflow=AIRFLOW_3[1])
     assert runtime.component_info("scheduler")["airflow_version"] == AIRFLOW_3[1]
     assert runs_on_2 <= successful_runs(runtime)
 
-    # The plan of the rollback names what the downgrade erases, with real row counts.
+    # Airflow 3 features, made with Airflow's own CLI against the running 3.1.
+    assert wait_for(lambda: settled(runtime, asset_runs=1), timeout=300), runtime.log()
+    airflow_cli(runtime, AIRFLOW_3[1], "dags", "trigger", "nightly_load")
+    days_ago = lambda n: (datetime.now(UTC) - timedelta(days=n)).strftime("%Y-%m-%d")  # noqa: E731
+    airflow_cli(
+        runtime, AIRFLOW_3[1], "backfill", "create", "--dag-id", "orders_export",
+        "--from-date", days_ago(6), "--to-date", days_ago(4),
+    )  # fmt: skip
+    assert wait_for(lambda: settled(runtime, asset_runs=2), timeout=300), runtime.log()
+    airflow_cli(runtime, AIRFLOW_3[1], "tasks", "clear", "orders_export", "--yes")
+    assert wait_for(lambda: settled(runtime, asset_runs=2), timeout=300), runtime.log()
+    assert runtime.query("SELECT COUNT(*) FROM backfill_dag_run")[0][0] == 3
+    assert runtime.query("SELECT COUNT(*) FROM task_instance_history")[0][0] >= 2
+    settled_at = datetime.now(UTC)
+
+    # The plan, once the runtime side has reported the settled database.
+    assert wait_for(
+        lambda: (
+            datetime.fromisoformat(runtime.status()["metadata_facts"]["measured_at"]) > settled_at
+        ),
+        timeout=120,
+    )
     plan = rollback(client, deployment_id, d1, dry_run=True)
     assert plan.status_code == 200, plan.text
     data_loss = next(w for w in plan.json()["plan"]["warnings"] if w["code"] == "data_loss")
     counts = data_loss.get("row_counts") or {}
-    assert counts, data_loss
+    assert counts["backfill"] == 1 and counts["backfill_dag_run"] == 3, counts
     for table, count in counts.items():
-        assert runtime.query(f'SELECT COUNT(*) FROM "{table}"')[0][0] == count
+        assert runtime.query(f'SELECT COUNT(*) FROM "{table}"')[0][0] == count, table
+    renamed = {r["name"]: r["renamed_to"] for r in data_loss["renamed_tables"]}
+    assert renamed["asset_event"] == "dataset_event"
+    asset_events = runtime.query("SELECT COUNT(*) FROM asset_event")[0][0]
+    assets = runtime.query("SELECT COUNT(*) FROM asset")[0][0]
+    assert asset_events >= 2 and "asset_event" not in counts
+    risks = {r["code"]: r for r in data_loss["downgrade_risks"]}
+    runless = "FROM dag_run WHERE logical_date IS NULL"
+    moved_runs = set(runtime.query(f"SELECT run_id {runless}"))
+    assert len(moved_runs) >= 3  # the manual run and two asset-triggered ones
+    assert risks["dag_runs_moved_aside"]["rows"] == len(moved_runs)
+    their_tis = runtime.query(
+        "SELECT COUNT(*) FROM task_instance ti JOIN dag_run r"
+        " ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id WHERE r.logical_date IS NULL"
+    )[0][0]
+    assert risks["task_instances_left_without_run"]["rows"] == their_tis >= 3
+    history = runtime.query("SELECT COUNT(*) FROM task_instance_history")[0][0]
+    assert risks["task_instance_history_downgrade_fails"]["rows"] == history
+    kept_confs = "SELECT COUNT(*) FROM dag_run WHERE conf IS NOT NULL AND logical_date IS NOT NULL"
+    assert risks["dag_run_conf_unreadable"]["rows"] == runtime.query(kept_confs)[0][0]
+    kept_runs = set(runtime.query("SELECT run_id FROM dag_run WHERE logical_date IS NOT NULL"))
 
     # Roll back to the deploy on Airflow 2.10: snapshot, `db downgrade` with 3.1, 2.10 starts.
     response = rollback(client, deployment_id, d1, acknowledge=["data_loss"])
@@ -188,13 +274,39 @@ def test_rollback_from_airflow_3_to_2_and_forward_runs_the_real_airflow_each_tim
     ), runtime.log()
     assert runs_on_2 <= successful_runs(runtime)
 
+    # What the downgrade did is what the plan said: the tables it named are gone,
+    assert not {t["name"] for t in data_loss["tables"]} & tables(runtime)
+    # the renamed ones are kept under their Airflow 2 names, rows and all,
+    assert runtime.query("SELECT COUNT(*) FROM dataset_event")[0][0] == asset_events
+    assert runtime.query("SELECT COUNT(*) FROM dataset")[0][0] == assets
+    # the runs without a logical date are in Airflow's moved-aside table, the others kept,
+    offending = "_airflow_moved__3_0_0__offending_dag_run"
+    assert set(runtime.query(f"SELECT run_id FROM {offending}")) == moved_runs
+    assert kept_runs <= set(runtime.query("SELECT run_id FROM dag_run"))
+    assert not moved_runs & set(runtime.query("SELECT run_id FROM dag_run"))
+    # and the try history and the moved runs' task instances are in tarmac's tables.
+    assert moved_count(runtime, r"_tarmac_moved__task_instance_history_\d+") == history
+    assert moved_count(runtime, r"_tarmac_moved__task_instance_\d+") == their_tis
+
     # Forward again to 3.1 (a rollback to the 3.1 deploy): `db migrate`, runs still there.
     response = rollback(client, deployment_id, d2)
     assert response.status_code == 201, response.text
     d4 = str(response.json()["id"])
     runtime.wait_running(d4, airflow=AIRFLOW_3[1])
     assert runs_on_2 <= successful_runs(runtime)
+    assert kept_runs <= set(runtime.query("SELECT run_id FROM dag_run"))
+    assert not moved_runs & set(runtime.query("SELECT run_id FROM dag_run"))  # as the plan said
     client.close()
+
+
+def tables(runtime: RuntimeProcess) -> set[str]:
+    return {row[0] for row in runtime.query("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def moved_count(runtime: RuntimeProcess, pattern: str) -> int:
+    """Rows of the one table tarmac moved rows into whose name matches ``pattern``."""
+    (table,) = [name for name in tables(runtime) if re.fullmatch(pattern, name)]
+    return int(runtime.query(f'SELECT COUNT(*) FROM "{table}"')[0][0])
 
 
 def test_secret_env_var_reaches_the_task_but_no_log_event_or_process_list(

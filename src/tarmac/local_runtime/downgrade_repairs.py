@@ -7,7 +7,7 @@ import json
 import pickle
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from tarmac.db.base import utcnow
 from tarmac.local_runtime.metadata_db import MetadataDatabase
@@ -57,7 +57,12 @@ def repair_after_downgrade(
                 "FROM task_instance WHERE NOT EXISTS (SELECT 1 FROM dag_run r"
                 " WHERE r.dag_id = task_instance.dag_id AND r.run_id = task_instance.run_id)"
             )
-            left = int(connection.execute(text(f"SELECT COUNT(*) {runless}")).scalar() or 0)
+            has_tis = "task_instance" in inspect(connection).get_table_names()
+            left = (
+                int(connection.execute(text(f"SELECT COUNT(*) {runless}")).scalar() or 0)
+                if has_tis
+                else 0
+            )
             if left:
                 table = f"_tarmac_moved__task_instance_{utcnow():%Y%m%d%H%M%S}"
                 connection.execute(text(f'CREATE TABLE "{table}" AS SELECT * {runless}'))

@@ -131,8 +131,11 @@ class MetadataDatabase:
                     if "dag_run" in tables
                     else set()
                 )
+
+                def count(sql: str) -> int:
+                    return int(connection.execute(text(sql)).scalar() or 0)
+
                 if "logical_date" in columns:  # Airflow 3
-                    count = lambda sql: int(connection.execute(text(sql)).scalar() or 0)  # noqa: E731
                     # The runs a downgrade below 3.0 keeps (the others it moves aside).
                     facts["dag_runs_with_conf"] = count(
                         "SELECT COUNT(*) FROM dag_run"
@@ -141,6 +144,7 @@ class MetadataDatabase:
                     facts["dag_runs_without_logical_date"] = count(
                         "SELECT COUNT(*) FROM dag_run WHERE logical_date IS NULL"
                     )
+                if "logical_date" in columns and "task_instance" in tables:
                     facts["task_instances_of_runs_without_logical_date"] = count(
                         "SELECT COUNT(*) FROM task_instance ti JOIN dag_run r"
                         " ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id"
