@@ -43,7 +43,7 @@ def dag_source(marker: str) -> str:
     start = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y, %m, %d")
     return f'''
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 try:
     from airflow.sdk import DAG
 except ImportError:
@@ -61,8 +61,10 @@ def check_secret():
         out.write("ok" if ok else "missing")
 
 
+# Retries: on a loaded host a task's calls to Airflow 3's API server can time out.
 with DAG("nightly_load", start_date=datetime({start}), schedule="@daily", catchup=True,
-         max_active_runs=1, tags=["{marker}"]):
+         max_active_runs=1, tags=["{marker}"],
+         default_args={{"retries": 3, "retry_delay": timedelta(seconds=5)}}):
     PythonOperator(task_id="check_secret", python_callable=check_secret)
 '''
 
@@ -75,9 +77,12 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 
 ORDERS = Asset("file:///warehouse/orders.csv")
 START = datetime(2026, 1, 1)
-with DAG("orders_export", start_date=START, schedule="@daily", catchup=False):
+RETRIES = {"retries": 3, "retry_delay": timedelta(seconds=5)}
+with DAG("orders_export", start_date=START, schedule="@daily", catchup=False,
+         default_args=RETRIES):
     EmptyOperator(task_id="export", outlets=[ORDERS])
-with DAG("orders_report", start_date=START, schedule=[ORDERS], catchup=False):
+with DAG("orders_report", start_date=START, schedule=[ORDERS], catchup=False,
+         default_args=RETRIES):
     EmptyOperator(task_id="report")
 """
 
