@@ -159,3 +159,13 @@ def schema_loss(*, from_airflow: str, to_airflow: str) -> SchemaLoss:
     )
     renamed = tuple(RenamedTable(name=new, renamed_to=old) for new, old in sorted(renames.items()))
     return SchemaLoss(tables=tables, columns=columns, renamed=renamed)
+
+
+def renamed_note(loss: SchemaLoss, to_airflow: str) -> str:
+    """A sentence naming the tables the downgrade keeps under older names ('' if none)."""
+    if not loss.renamed:
+        return ""
+    kept = ", ".join(f"{r.name} as {r.renamed_to}" for r in loss.renamed)
+    count = len(loss.renamed)
+    tables = "1 table is" if count == 1 else f"{count} tables are"
+    return f" {tables} kept, rows and all, under their Airflow {to_airflow} names ({kept})."
