@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -146,3 +148,38 @@ def airflow_cli(runtime: RuntimeProcess, airflow_version: str, *args: str) -> st
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+def process_running(pid: int) -> bool:
+    """Whether ``pid`` is a process that still runs (a zombie nobody reaped does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@functools.cache
+def migration_head(airflow_version: str) -> str:
+    """The newest metadata revision of ``airflow_version``: the one its own check accepts.
+
+    Read from the prepared environment's migration scripts (``revision`` and
+    ``down_revision`` of each), without importing Airflow.
+    """
+    from tarmac.local_runtime.environments import EnvironmentCache, EnvironmentSpec
+
+    environment = EnvironmentCache(ENV_CACHE).find(EnvironmentSpec(airflow_version=airflow_version))
+    assert environment is not None, f"Airflow {airflow_version} is not prepared"
+    scripts = environment.path.glob("lib/python*/site-packages/airflow/migrations/versions/*.py")
+    revisions, parents = set(), set()
+    for script in scripts:
+        source = script.read_text()
+        revision = re.search(r"^revision\s*=\s*[\"']([0-9a-f]+)[\"']", source, re.M)
+        if revision is None:
+            continue
+        revisions.add(revision[1])
+        down = re.search(r"^down_revision\s*=\s*(.+)$", source, re.M)
+        parents.update(re.findall(r"[\"']([0-9a-f]+)[\"']", down[1]) if down else [])
+    heads = revisions - parents
+    assert len(heads) == 1, (airflow_version, heads)
+    return heads.pop()

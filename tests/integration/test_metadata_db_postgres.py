@@ -32,7 +32,9 @@ def airflow_db() -> Iterator[str]:
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE dag_run (id INT, logical_date TEXT, conf TEXT)"))
-        connection.execute(text("INSERT INTO dag_run VALUES (1, NULL, '{}'), (2, 'x', NULL)"))
+        connection.execute(
+            text("INSERT INTO dag_run VALUES (1, NULL, '{}'), (2, 'x', NULL), (3, 'y', '{}')")
+        )
     engine.dispose()
     try:
         yield url
@@ -62,8 +64,9 @@ def test_a_template_snapshot_restores_the_database_as_it_was(
     database = MetadataDatabase(airflow_db, snapshots_dir=tmp_path)
     facts = database.facts()
     assert facts["dialect"] == "postgresql"
-    assert facts["row_counts"] == {"dag_run": 2}
+    assert facts["row_counts"] == {"dag_run": 3}
     assert facts["dag_runs_without_logical_date"] == 1
+    # Only the runs a downgrade keeps (run 1, without a logical date, is moved aside).
     assert facts["dag_runs_with_conf"] == 1
     snapshot = database.snapshot(airflow_version="3.1.8")
     assert snapshot.location.startswith("postgresql-database:")
@@ -74,5 +77,5 @@ def test_a_template_snapshot_restores_the_database_as_it_was(
     engine.dispose()
     assert _count(airflow_db) == 0
     database.restore(snapshot.location)
-    assert _count(airflow_db) == 2
+    assert _count(airflow_db) == 3
     database.delete_snapshot(snapshot.location)

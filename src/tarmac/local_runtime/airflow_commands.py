@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
+from tarmac.failpoints import failpoint
 from tarmac.local_runtime.environments import Environment
 
 
@@ -22,25 +26,54 @@ def run_airflow(
     what: str,
     timeout: float,
     cwd: Path,
+    record: Path | None = None,
 ) -> None:
-    """Run ``airflow ARGS`` with ``env``; output appended to ``log_path``; raise on failure."""
+    """Run ``airflow ARGS`` with ``env``; output appended to ``log_path``; raise on failure.
+
+    The command runs in a process group of its own, recorded in ``record`` while it runs
+    (as the Supervisor records a component): a runtime side killed meanwhile leaves the
+    command running, and the next one stops that group before it restores a snapshot
+    underneath it.
+    """
     with log_path.open("ab") as out:
         out.write(f"\n$ airflow {' '.join(args)}\n".encode())
         out.flush()
+        process = subprocess.Popen(
+            environment.airflow_command(*args),
+            env=_process_env(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    try:
+        if record is not None:
+            _record_group(record, process.pid, what)
+        failpoint(f"runtime_during_{'_'.join(args[:2])}")  # e.g. runtime_during_db_downgrade
         try:
-            result = subprocess.run(
-                environment.airflow_command(*args),
-                env=_process_env(env),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=timeout,
-                cwd=cwd,
-            )
+            returncode = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
             raise RolloutFailed(f"{what} did not finish in {timeout:.0f} s") from None
-    if result.returncode != 0:
-        raise RolloutFailed(f"{what} failed (exit {result.returncode}): {_last_error(log_path)}")
+    finally:
+        if process.poll() is None:  # interrupted here: the command must not outlive us
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if record is not None:
+            record.unlink(missing_ok=True)
+    if returncode != 0:
+        raise RolloutFailed(f"{what} failed (exit {returncode}): {_last_error(log_path)}")
+
+
+def _record_group(path: Path, pid: int, what: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"pid": pid, "pgid": pid, "command": what}))
+    os.replace(tmp, path)
 
 
 def _process_env(env: dict[str, str]) -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 Each component runs in a process group of its own (Airflow forks workers and
 sub-processes), started through a tiny launcher that writes, from inside the running
-process, the Airflow version it really imported. ``run/<name>.json`` records the group,
-so a runtime side restarted after ``kill -9`` stops what the previous one left running.
+process, the Airflow version it really imported. ``run/<name>.json`` records the group
+(as ``run_airflow`` records an ``airflow db …`` command while it runs), so a runtime side
+restarted after ``kill -9`` stops what the previous one left running.
 Secrets reach components through their environment only, never their command line.
 """
 
@@ -131,9 +132,13 @@ class Supervisor:
     def stop_all(self) -> None:
         """SIGTERM every component's group, wait a bounded time, then SIGKILL what is left."""
         groups = {name: p.pid for name, p in self._processes.items()}
-        groups.update(self._recorded_groups())
+        for name, pgid in self._recorded_groups().items():
+            if name not in groups and _group_alive(pgid):
+                log.warning("stopping %s (process group %s), left running earlier", name, pgid)
+            groups[name] = pgid
         for pgid in groups.values():
             _signal_group(pgid, signal.SIGTERM)
+            _signal_group(pgid, signal.SIGCONT)  # a stopped process acts on SIGTERM only then
         deadline = time.monotonic() + self.stop_timeout_seconds
         while time.monotonic() < deadline and any(_group_alive(g) for g in groups.values()):
             for process in self._processes.values():

@@ -7,7 +7,7 @@ import json
 import pickle
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from tarmac.db.base import utcnow
 from tarmac.local_runtime.metadata_db import MetadataDatabase
@@ -41,13 +41,33 @@ def repair_after_downgrade(
     Below 3.0, ``dag_run.conf`` is a pickled dict again, but the migration pickles the
     JSON *text* of each conf: Airflow 2's scheduler then dies on the run
     (``params.update(str)``). Each such conf is re-pickled as the dict it spells.
+
+    The runs Airflow moved aside (no logical date) leave their task instances behind on
+    SQLite, without a run; Airflow 3's own upgrade fails on two or more of them, so they
+    are moved aside too.
     """
     if not crosses_3_0(from_airflow, to_airflow):
         return []
     engine = create_engine(database.url)
     fixed = 0
+    done = []
     try:
         with engine.begin() as connection:
+            runless = (
+                "FROM task_instance WHERE NOT EXISTS (SELECT 1 FROM dag_run r"
+                " WHERE r.dag_id = task_instance.dag_id AND r.run_id = task_instance.run_id)"
+            )
+            has_tis = "task_instance" in inspect(connection).get_table_names()
+            left = (
+                int(connection.execute(text(f"SELECT COUNT(*) {runless}")).scalar() or 0)
+                if has_tis
+                else 0
+            )
+            if left:
+                table = f"_tarmac_moved__task_instance_{utcnow():%Y%m%d%H%M%S}"
+                connection.execute(text(f'CREATE TABLE "{table}" AS SELECT * {runless}'))
+                connection.execute(text(f"DELETE {runless}"))
+                done.append(f"moved {left} task instances without a DAG run aside into {table}")
             rows = connection.execute(
                 text("SELECT id, conf FROM dag_run WHERE conf IS NOT NULL")
             ).all()
@@ -66,7 +86,7 @@ def repair_after_downgrade(
                 fixed += 1
     finally:
         engine.dispose()
-    return [f"re-pickled the conf of {fixed} DAG runs as dicts"] if fixed else []
+    return done + ([f"re-pickled the conf of {fixed} DAG runs as dicts"] if fixed else [])
 
 
 class _PlainUnpickler(pickle.Unpickler):

@@ -36,6 +36,11 @@ class RuntimeHome:
         return self.root / "run"
 
     @property
+    def command_record(self) -> Path:
+        """The process group of the ``airflow db …`` command running now, if any."""
+        return self.run / "airflow-command.json"
+
+    @property
     def snapshots(self) -> Path:
         return self.root / "snapshots"
 

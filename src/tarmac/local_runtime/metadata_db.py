@@ -89,6 +89,11 @@ class MetadataDatabase:
         self._admin(f'DROP DATABASE IF EXISTS "{live}" WITH (FORCE)')
         self._admin(f'CREATE DATABASE "{live}" TEMPLATE "{template}"')
 
+    def discard_partial_snapshots(self) -> None:
+        """Remove copies a killed snapshot left half-written (never recorded anywhere)."""
+        for path in self.snapshots_dir.glob("*.partial") if self.snapshots_dir.exists() else []:
+            path.unlink(missing_ok=True)
+
     def delete_snapshot(self, location: str) -> None:
         if location.startswith("postgresql-database:"):
             name = location.removeprefix("postgresql-database:")
@@ -126,18 +131,24 @@ class MetadataDatabase:
                     if "dag_run" in tables
                     else set()
                 )
+
+                def count(sql: str) -> int:
+                    return int(connection.execute(text(sql)).scalar() or 0)
+
                 if "logical_date" in columns:  # Airflow 3
-                    facts["dag_runs_with_conf"] = int(
-                        connection.execute(
-                            text("SELECT COUNT(*) FROM dag_run WHERE conf IS NOT NULL")
-                        ).scalar()
-                        or 0
+                    # The runs a downgrade below 3.0 keeps (the others it moves aside).
+                    facts["dag_runs_with_conf"] = count(
+                        "SELECT COUNT(*) FROM dag_run"
+                        " WHERE conf IS NOT NULL AND logical_date IS NOT NULL"
                     )
-                    facts["dag_runs_without_logical_date"] = int(
-                        connection.execute(
-                            text("SELECT COUNT(*) FROM dag_run WHERE logical_date IS NULL")
-                        ).scalar()
-                        or 0
+                    facts["dag_runs_without_logical_date"] = count(
+                        "SELECT COUNT(*) FROM dag_run WHERE logical_date IS NULL"
+                    )
+                if "logical_date" in columns and "task_instance" in tables:
+                    facts["task_instances_of_runs_without_logical_date"] = count(
+                        "SELECT COUNT(*) FROM task_instance ti JOIN dag_run r"
+                        " ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id"
+                        " WHERE r.logical_date IS NULL"
                     )
                 return facts
         finally:

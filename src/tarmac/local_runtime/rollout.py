@@ -86,7 +86,8 @@ class LocalRuntime:
     def recover(self, desired: Desired) -> None:
         """After a restart: stop leftovers, undo a half-done rollout, run what was reached."""
         self._env_vars = desired.env_vars
-        self.supervisor.stop_all()
+        self.supervisor.stop_all()  # components and any `airflow db …` command left running
+        self.database.discard_partial_snapshots()
         state = self.journal.read()
         if state.in_progress is not None:
             progress = state.in_progress
@@ -179,6 +180,7 @@ class LocalRuntime:
                     what="airflow dags reserialize",
                     timeout=self.command_timeout_seconds,
                     cwd=self.settings.home.airflow_home,
+                    record=self.settings.home.command_record,
                 )
             self._start(target, rollout=deploy_id, raise_on_failure=True)
             self._await_parse(switched, before)
@@ -213,6 +215,7 @@ class LocalRuntime:
                 what="airflow db migrate",
                 timeout=self.command_timeout_seconds,
                 cwd=self.settings.home.airflow_home,
+                record=self.settings.home.command_record,
             )
             return
         if previous_env is None:
@@ -238,6 +241,7 @@ class LocalRuntime:
             what="airflow db downgrade",
             timeout=self.command_timeout_seconds,
             cwd=self.settings.home.airflow_home,
+            record=self.settings.home.command_record,
         )
         for repair in repair_after_downgrade(self.database, **versions) if repairs else []:
             self._say("migrating", deploy_id, repair)
@@ -281,6 +285,8 @@ class LocalRuntime:
             env=self._airflow_env(reached.airflow_version),
             web_port=self.settings.web_port,
         )
+        if rollout:
+            failpoint("runtime_after_start")  # the target runs, the journal has not reached it
         health = self._wait_healthy(started, expect_dags=reached.bundle_sha256 is not None)
         if not health.healthy or not health.dags_parsed:
             message = (

@@ -13,6 +13,7 @@ from typing import Any
 from tarmac.runtimes.versions import parse_airflow_version
 
 MOVE_TIH_ASIDE = "move_task_instance_history_aside"
+MOVE_RUNLESS_TIS_ASIDE = "move_task_instances_without_run_aside"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,35 @@ def downgrade_risks(
                     f"and rolling forward again does not bring them back."
                 ),
                 rows=moved,
+                repair=None,
+            )
+        )
+    left = int(facts.get("task_instances_of_runs_without_logical_date", 0))
+    if left and facts.get("dialect") == "sqlite":
+        risks.append(
+            DowngradeRisk(
+                code="task_instances_left_without_run",
+                message=(
+                    f"Airflow's SQLite downgrade leaves the {left} task instances of those runs "
+                    f"in task_instance without their run: Airflow 2 shows none of them, and "
+                    f"Airflow 3's own upgrade fails on two or more of them (UNIQUE constraint "
+                    f"failed: _alembic_tmp_task_instance.id), so that no roll forward would "
+                    f"pass. tarmac moves them aside right after the downgrade, into a table "
+                    f"named _tarmac_moved__task_instance_…, where they are kept."
+                ),
+                rows=left,
+                repair=MOVE_RUNLESS_TIS_ASIDE,
+            )
+        )
+    elif left:
+        risks.append(
+            DowngradeRisk(
+                code="task_instances_erased_with_runs",
+                message=(
+                    f"The {left} task instances of those runs are erased with them (the "
+                    f"foreign key from task_instance to dag_run cascades on delete)."
+                ),
+                rows=left,
                 repair=None,
             )
         )

@@ -17,7 +17,7 @@ from tarmac.rollbacks.dag_changes import (
 )
 from tarmac.rollbacks.downgrade_risks import downgrade_risks
 from tarmac.rollbacks.facts import DeployFacts, DeploymentFacts
-from tarmac.rollbacks.schema_catalog import SchemaLoss, schema_loss
+from tarmac.rollbacks.schema_catalog import SchemaLoss, renamed_note, schema_loss
 from tarmac.runtimes.catalog import RuntimeCatalog
 
 ACKNOWLEDGEABLE_WARNINGS = frozenset({"data_loss", "restricted_runtime"})
@@ -341,6 +341,7 @@ def _data_loss_warning(
             " Per the schema catalog no table or column is dropped, but patch-level migrations"
             " may still change data in the metadata database, which cannot be recovered."
         )
+    detail += renamed_note(loss, to_airflow) if loss is not None else ""
     rows = row_counts_of(loss, metadata_facts)
     risks = downgrade_risks(dict(metadata_facts), from_airflow=from_airflow, to_airflow=to_airflow)
     if rows:
@@ -361,6 +362,9 @@ def _data_loss_warning(
             ],
             "columns": [
                 {"table": c.table, "column": c.column} for c in (loss.columns if loss else ())
+            ],
+            "renamed_tables": [
+                {"name": r.name, "renamed_to": r.renamed_to} for r in (loss.renamed if loss else ())
             ],
             "row_counts": rows,
             "row_counts_measured_at": metadata_facts.get("measured_at") if rows else None,

@@ -5,6 +5,10 @@ columns as ``airflow db migrate`` creates them on SQLite (regenerate it with
 ``scripts/generate_airflow_schema_catalog.py``; see ``docs/airflow-schema-catalog.md``).
 A version that is not catalogued is read as the nearest catalogued minor at or below it
 (``2.11.0`` as ``2.10``, ``3.3.0`` as ``3.1``); versions below the oldest one are refused.
+
+A table Airflow renamed is not lost: its downgrade renames it back and keeps the rows
+(``_RENAMES``, checked against a real 3.1.8 → 2.10.5 downgrade in
+tests/airflow/test_runtime_rollback.py); only the columns the older table lacks are.
 """
 
 from __future__ import annotations
@@ -39,11 +43,40 @@ class LostColumn:
 
 
 @dataclass(frozen=True)
+class RenamedTable:
+    """A table the downgrade renames back to its older name, rows and all."""
+
+    name: str
+    renamed_to: str
+
+
+@dataclass(frozen=True)
 class SchemaLoss:
     """Everything a downgrade drops; both empty when nothing is lost."""
 
     tables: tuple[LostTable, ...]
     columns: tuple[LostColumn, ...]
+    renamed: tuple[RenamedTable, ...] = ()
+
+
+# Tables renamed in a minor (newer name -> older name), whose downgrade renames them back:
+# Airflow 3.0's migration "Rename dataset as asset" (revision 05234396c6fc).
+_RENAMES: dict[Minor, dict[str, str]] = {
+    (3, 0): {
+        "asset": "dataset",
+        "asset_alias": "dataset_alias",
+        "asset_alias_asset": "dataset_alias_dataset",
+        "asset_alias_asset_event": "dataset_alias_dataset_event",
+        "asset_dag_run_queue": "dataset_dag_run_queue",
+        "asset_event": "dataset_event",
+        "dag_schedule_asset_alias_reference": "dag_schedule_dataset_alias_reference",
+        "dag_schedule_asset_reference": "dag_schedule_dataset_reference",
+        "dagrun_asset_event": "dagrun_dataset_event",
+        "task_outlet_asset_reference": "task_outlet_dataset_reference",
+    }
+}
+# Columns of those tables renamed with them (newer name -> older name).
+_RENAMED_COLUMNS: dict[Minor, dict[str, str]] = {(3, 0): {"asset_id": "dataset_id"}}
 
 
 @cache
@@ -98,16 +131,41 @@ def schema_loss(*, from_airflow: str, to_airflow: str) -> SchemaLoss:
     if target >= source:
         return SchemaLoss(tables=(), columns=())
     before, after = _catalog()[source], _catalog()[target]
+    renames = {
+        new: old
+        for minor, names in _RENAMES.items()
+        if target < minor <= source
+        for new, old in names.items()
+        if new in before and old in after
+    }
     tables = tuple(
         LostTable(name=table, columns=columns)
         for table, columns in sorted(before.items())
-        if table not in after
+        if table not in after and table not in renames
     )
+    renamed_columns = {
+        new: old
+        for minor, names in _RENAMED_COLUMNS.items()
+        if target < minor <= source
+        for new, old in names.items()
+    }
     columns = tuple(
         LostColumn(table=table, column=column)
         for table, table_columns in sorted(before.items())
-        if table in after
+        if table in after or table in renames
         for column in table_columns
-        if column not in after[table]
+        if column not in after[renames.get(table, table)]
+        and not (table in renames and renamed_columns.get(column) in after[renames[table]])
     )
-    return SchemaLoss(tables=tables, columns=columns)
+    renamed = tuple(RenamedTable(name=new, renamed_to=old) for new, old in sorted(renames.items()))
+    return SchemaLoss(tables=tables, columns=columns, renamed=renamed)
+
+
+def renamed_note(loss: SchemaLoss, to_airflow: str) -> str:
+    """A sentence naming the tables the downgrade keeps under older names ('' if none)."""
+    if not loss.renamed:
+        return ""
+    kept = ", ".join(f"{r.name} as {r.renamed_to}" for r in loss.renamed)
+    count = len(loss.renamed)
+    tables = "1 table is" if count == 1 else f"{count} tables are"
+    return f" {tables} kept, rows and all, under their Airflow {to_airflow} names ({kept})."

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tarmac.rollbacks.downgrade_risks import MOVE_TIH_ASIDE, downgrade_risks
+from tarmac.rollbacks.downgrade_risks import (
+    MOVE_RUNLESS_TIS_ASIDE,
+    MOVE_TIH_ASIDE,
+    downgrade_risks,
+)
 
 FACTS = {
     "dialect": "sqlite",
@@ -38,3 +42,17 @@ def test_dag_run_confs_written_by_airflow_3_are_repickled_after_the_downgrade() 
     assert [(r.code, r.rows, r.repair) for r in risks] == [
         ("dag_run_conf_unreadable", 4, "repickle_dag_run_conf")
     ]
+
+
+def test_task_instances_of_runs_moved_aside_are_named_and_moved_aside_on_sqlite() -> None:
+    facts = {**FACTS, "task_instances_of_runs_without_logical_date": 3}
+    risks = {r.code: r for r in downgrade_risks(facts, from_airflow="3.1.8", to_airflow="2.10.5")}
+    left = risks["task_instances_left_without_run"]
+    assert (left.rows, left.repair) == (3, MOVE_RUNLESS_TIS_ASIDE)
+    assert "_tarmac_moved__task_instance_" in left.message
+
+    on_postgres = {**facts, "dialect": "postgresql"}
+    risks = downgrade_risks(on_postgres, from_airflow="3.1.8", to_airflow="2.10.5")
+    codes = [r.code for r in risks]
+    assert "task_instances_erased_with_runs" in codes
+    assert "task_instances_left_without_run" not in codes

@@ -441,6 +441,27 @@ def test_rule_11_downgrade_lists_the_tables_whose_data_is_erased() -> None:
     assert decision.plan.required_acknowledgements == ("data_loss",)
 
 
+def test_rule_11_renamed_asset_tables_are_kept_not_counted_as_erased() -> None:
+    """Airflow's downgrade renames asset tables back to dataset: rows kept, not lost."""
+    facts = {
+        "dialect": "sqlite",
+        "row_counts": {"asset_event": 4, "asset": 1, "backfill": 1, "backfill_dag_run": 3},
+        "measured_at": "2026-11-30T07:00:00+00:00",
+    }
+    decision = decide(
+        deployment=replace(DEPLOYMENT, runtime_version="3.1-1", metadata_facts=facts),
+        live=deploy(5, runtime="3.1-1"),
+        target=deploy(3, runtime="12.4.0"),
+    )
+    assert decision.plan is not None
+    data_loss = {w["code"]: w for w in decision.plan.to_json()["warnings"]}["data_loss"]
+    assert data_loss["row_counts"] == {"backfill": 1, "backfill_dag_run": 3}
+    renamed = {r["name"]: r["renamed_to"] for r in data_loss["renamed_tables"]}
+    assert renamed["asset_event"] == "dataset_event"
+    assert "asset_event" not in {t["name"] for t in data_loss["tables"]}
+    assert "asset_event as dataset_event" in data_loss["message"]
+
+
 def test_rule_11_downgrade_needs_exactly_its_acknowledgements() -> None:
     assert codes(_downgrade_from_airflow_3()) == ["acknowledgement_required"]
     refusal = _downgrade_from_airflow_3().refusals[0]

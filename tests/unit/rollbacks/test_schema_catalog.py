@@ -30,9 +30,7 @@ def test_3_1_to_2_10_loses_the_airflow_3_tables() -> None:
     lost = lost_tables(from_airflow="3.1.8", to_airflow="2.10.5")
 
     assert {
-        "asset",
-        "asset_alias",
-        "asset_event",
+        "asset_active",
         "backfill",
         "backfill_dag_run",
         "dag_version",
@@ -45,6 +43,23 @@ def test_3_1_to_2_10_loses_the_airflow_3_tables() -> None:
     assert not {"dag", "dag_run", "task_instance", "xcom", "dataset"} & lost
 
 
+def test_the_asset_tables_are_renamed_back_to_dataset_not_lost() -> None:
+    """Airflow 3.0 renamed the dataset tables; its downgrade renames them back, rows and all
+    (seen on a real 3.1.8 -> 2.10.5 downgrade: asset_event's rows are in dataset_event)."""
+    loss = schema_loss(from_airflow="3.1.8", to_airflow="2.10.5")
+
+    renamed = {r.name: r.renamed_to for r in loss.renamed}
+    assert renamed["asset"] == "dataset"
+    assert renamed["asset_event"] == "dataset_event"
+    assert renamed["dagrun_asset_event"] == "dagrun_dataset_event"
+    assert not set(renamed) & {t.name for t in loss.tables}
+    # What the older table lacks is still lost; a renamed column (asset_id) is not.
+    lost_columns = {(c.table, c.column) for c in loss.columns}
+    assert {("asset", "name"), ("asset", "group")} <= lost_columns
+    assert ("asset_event", "asset_id") not in lost_columns
+    assert schema_loss(from_airflow="3.1.8", to_airflow="3.0.6").renamed == ()
+
+
 def test_3_1_to_3_0_loses_only_the_3_1_tables() -> None:
     lost = lost_tables(from_airflow="3.1.0", to_airflow="3.0.6")
 
@@ -55,9 +70,9 @@ def test_3_1_to_3_0_loses_only_the_3_1_tables() -> None:
 def test_a_lost_table_carries_its_columns() -> None:
     loss = schema_loss(from_airflow="3.0.0", to_airflow="2.10.5")
 
-    asset = next(table for table in loss.tables if table.name == "asset")
-    assert {"id", "name", "uri", "group"} <= set(asset.columns)
-    assert list(asset.columns) == sorted(asset.columns)
+    backfill = next(table for table in loss.tables if table.name == "backfill")
+    assert {"id", "dag_id", "from_date", "to_date"} <= set(backfill.columns)
+    assert list(backfill.columns) == sorted(backfill.columns)
 
 
 def test_columns_lost_from_surviving_tables_are_listed() -> None:
