@@ -1,4 +1,4 @@
-"""Known ways Airflow's own metadata downgrade fails or moves rows aside, predicted from facts.
+"""Known ways Airflow's own metadata downgrade (or upgrade) fails or loses rows, from facts.
 
 Pure: the facts (row counts per table, the database's dialect) come from the runtime
 side's last report; the plan shows these risks, and the runtime side applies the repair
@@ -113,3 +113,27 @@ def downgrade_risks(
             )
         )
     return risks
+
+
+def upgrade_risks(
+    facts: dict[str, Any], *, from_airflow: str, to_airflow: str
+) -> list[DowngradeRisk]:
+    """What Airflow's own upgrade from ``from_airflow`` to ``to_airflow`` loses (no repair)."""
+    crosses_3 = parse_airflow_version(from_airflow) < (3, 0, 0) <= parse_airflow_version(to_airflow)
+    counts: dict[str, int] = facts.get("row_counts") or {}
+    rows = int(counts.get("task_instance", 0))
+    if not crosses_3 or facts.get("dialect") != "sqlite" or not rows:
+        return []
+    return [
+        DowngradeRisk(
+            code="task_instances_erased_by_upgrade",
+            message=(
+                f"Airflow {to_airflow}'s own upgrade from Airflow 2 on SQLite leaves "
+                f"task_instance empty: the {rows} task instances recorded now are not "
+                f"carried over (the DAG runs are). tarmac does not repair this; the snapshot "
+                f"it takes before the upgrade keeps them."
+            ),
+            rows=rows,
+            repair=None,
+        )
+    ]

@@ -6,6 +6,7 @@ from tarmac.rollbacks.downgrade_risks import (
     MOVE_RUNLESS_TIS_ASIDE,
     MOVE_TIH_ASIDE,
     downgrade_risks,
+    upgrade_risks,
 )
 
 FACTS = {
@@ -56,3 +57,14 @@ def test_task_instances_of_runs_moved_aside_are_named_and_moved_aside_on_sqlite(
     codes = [r.code for r in risks]
     assert "task_instances_erased_with_runs" in codes
     assert "task_instances_left_without_run" not in codes
+
+
+def test_an_upgrade_to_3_on_sqlite_names_the_task_instances_it_does_not_keep() -> None:
+    facts = {"dialect": "sqlite", "row_counts": {"task_instance": 7}}
+    (risk,) = upgrade_risks(facts, from_airflow="2.10.5", to_airflow="3.1.8")
+    assert (risk.code, risk.rows, risk.repair) == ("task_instances_erased_by_upgrade", 7, None)
+    assert upgrade_risks(facts, from_airflow="3.0.6", to_airflow="3.1.8") == []
+    assert upgrade_risks(facts, from_airflow="3.1.8", to_airflow="2.10.5") == []
+    postgres = {**facts, "dialect": "postgresql"}
+    assert upgrade_risks(postgres, from_airflow="2.10.5", to_airflow="3.1.8") == []
+    assert upgrade_risks({}, from_airflow="2.10.5", to_airflow="3.1.8") == []

@@ -592,3 +592,20 @@ def test_a_deploy_that_never_went_live_is_not_a_target(status: str) -> None:
     decision = decide(target=deploy(3, age=timedelta(days=10), status=status))
     assert codes(decision) == ["target_not_deployed"]
     assert not decision.allowed
+
+
+def test_a_rollback_that_upgrades_to_airflow_3_on_sqlite_says_task_instances_are_not_kept() -> None:
+    """Airflow 3.1.8's own upgrade from 2.x on SQLite leaves task_instance empty (seen here)."""
+    facts = {"dialect": "sqlite", "row_counts": {"task_instance": 7, "dag_run": 3}}
+    decision = decide(
+        deployment=replace(DEPLOYMENT, runtime_version="12.4.0", metadata_facts=facts),
+        live=deploy(5, runtime="12.4.0"),
+        target=deploy(3, runtime="3.1-1"),
+    )
+    assert decision.allowed  # an upgrade needs no acknowledgement
+    assert decision.plan is not None
+    warnings = {w["code"]: w for w in decision.plan.to_json()["warnings"]}
+    lost = warnings["task_instances_erased_by_upgrade"]
+    assert lost["rows"] == 7 and lost["requires_acknowledgement"] is False
+    assert "7 task instances" in lost["message"] and "snapshot" in lost["message"]
+    assert "data_loss" not in warnings
