@@ -183,6 +183,13 @@ class WebhookUrlRefused(TarmacError):
     status = 400
 
 
+class SecretUndecryptable(TarmacError, ValueError):
+    """A stored secret that the installation's key no longer decrypts (the key changed)."""
+
+    code = "secret_undecryptable"
+    status = 409
+
+
 class ConfigurationError(Exception):
     """The installation's configuration is wrong: a start-up error, not an API error."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tarmac.deployments.secret_values import SecretBox
 from tests.integration.rollback_setup import History, error_code, make_history, rollback
 from tests.support.server import Api
 
@@ -248,3 +249,19 @@ def test_cleanup_lets_snapshots_go_with_their_deploy_but_never_the_newest(api: A
     assert [(s["id"], s["deploy_id"]) for s in listed] == [(ids[1], None)]
     desired = api.ok(api.get(f"/api/v1/deployments/{history.id}/runtime/desired"))
     assert desired["snapshot_locations"] == ["/srv/home/snapshots/newer.db"]
+
+
+def test_a_secret_the_key_no_longer_opens_is_a_clear_refusal_naming_it(api: Api) -> None:
+    """TARMAC_SECRET_KEY changed since the secret was stored: 409, never a 500."""
+    history = make_history(api)
+    installation = api.client.app.state.installation  # type: ignore[attr-defined]
+    original = installation.secrets
+    installation.secrets = SecretBox("another installation key")
+    try:
+        response = api.get(f"/api/v1/deployments/{history.id}/runtime/desired")
+    finally:
+        installation.secrets = original
+    assert (response.status_code, error_code(response)) == (409, "secret_undecryptable")
+    assert response.json()["error"]["key"] == "PW"
+    assert "PW" in response.json()["error"]["message"]
+    assert api.ok(api.get(f"/api/v1/deployments/{history.id}/runtime/desired"))["env_vars"]

@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from tarmac.errors import SecretUndecryptable
 
 KEY_FILE_NAME = "secret.key"
 
@@ -27,7 +31,34 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
-            raise ValueError("secret cannot be decrypted: was TARMAC_SECRET_KEY changed?") from None
+            raise SecretUndecryptable(
+                "A stored secret cannot be decrypted: was TARMAC_SECRET_KEY changed?"
+            ) from None
+
+
+class StoredEnvVar(Protocol):
+    key: str
+    value: str
+    is_secret: bool
+
+
+def decrypted_env(env_vars: Iterable[StoredEnvVar], secrets: SecretBox) -> dict[str, str]:
+    """The Deployment's environment variables as the runtime sees them, secrets decrypted.
+
+    Raises ``SecretUndecryptable`` naming the variable whose secret the key no longer opens.
+    """
+    env = {}
+    for var in env_vars:
+        try:
+            env[var.key] = secrets.decrypt(var.value) if var.is_secret else var.value
+        except SecretUndecryptable:
+            raise SecretUndecryptable(
+                f"The secret environment variable {var.key} cannot be decrypted with this"
+                " installation's key (was TARMAC_SECRET_KEY changed?). Restore the key, or set"
+                " the variable again.",
+                key=var.key,
+            ) from None
+    return env
 
 
 def load_secret_box(*, secret_key: str | None, data_dir: Path) -> SecretBox:

@@ -16,6 +16,7 @@ from tarmac.access import roles
 from tarmac.access.principal import Principal
 from tarmac.bundles.materialiser import Materialiser
 from tarmac.deployments.models import Deployment
+from tarmac.deployments.secret_values import decrypted_env
 from tarmac.deploys.models import Deploy
 from tarmac.errors import PermissionDenied
 from tarmac.import_checks.checker import ImportChecker
@@ -153,10 +154,7 @@ def _target(
         airflow_version=airflow_version,
         mode=DagImportCheck(deployment.dag_import_check or DagImportCheck.BLOCK.value),
         live=live,
-        env={
-            var.key: secrets.decrypt(var.value) if var.is_secret else var.value
-            for var in deployment.env_vars
-        },
+        env=decrypted_env(deployment.env_vars, secrets),
     )
 
 

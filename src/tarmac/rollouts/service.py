@@ -17,7 +17,7 @@ from tarmac.access.principal import Principal
 from tarmac.db.base import utcnow
 from tarmac.db.unit_of_work import collect
 from tarmac.deployments.models import Deployment
-from tarmac.deployments.secret_values import SecretBox
+from tarmac.deployments.secret_values import SecretBox, decrypted_env
 from tarmac.deployments.service import get_deployment
 from tarmac.deploys.locking import lock_deployment
 from tarmac.deploys.models import Deploy
@@ -167,10 +167,7 @@ def desired_runtime(
     live = (
         session.get(Deploy, deployment.current_deploy_id) if deployment.current_deploy_id else None
     )
-    env = {
-        var.key: secrets.decrypt(var.value) if var.is_secret else var.value
-        for var in deployment.env_vars
-    }
+    env = decrypted_env(deployment.env_vars, secrets)
     status = session.get(RuntimeStatus, deployment_id)
     restore = None
     restore_location = None
