@@ -25,6 +25,16 @@ class Reached:
     bundle_sha256: str | None
     dag_deploy_enabled: bool
     settings_digest: str
+    # The deploy's own requirements.txt that its environment holds (none: plain Airflow).
+    requirements: tuple[str, ...] = ()
+
+    def keeps_image_of(self, image: str | None, airflow_version: str) -> bool:
+        """Whether a deploy of ``image`` on ``airflow_version`` keeps this one's image side.
+
+        Such a deploy (a DAG-only one) keeps the environment that runs, requirements
+        included, whatever requirements.txt its own bundle carries.
+        """
+        return self.image == image and self.airflow_version == airflow_version
 
     def same_runtime(self, other: Reached) -> bool:
         """Whether only the DAGs differ (a DAG-only change restarts nothing)."""
@@ -63,7 +73,7 @@ class Journal:
         reached = data.get("reached")
         progress = data.get("in_progress")
         return JournalState(
-            reached=Reached(**reached) if reached else None,
+            reached=_reached(reached) if reached else None,
             in_progress=InProgress(**progress) if progress else None,
             failed_deploy_ids=tuple(data.get("failed_deploy_ids") or ()),
         )
@@ -81,3 +91,7 @@ class Journal:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
+
+
+def _reached(data: dict[str, Any]) -> Reached:
+    return Reached(**{**data, "requirements": tuple(data.get("requirements") or ())})

@@ -25,12 +25,15 @@ from tarmac.local_runtime.airflow_commands import RolloutFailed, run_airflow
 from tarmac.local_runtime.airflow_settings import AirflowSettings
 from tarmac.local_runtime.client import Desired
 from tarmac.local_runtime.components import Supervisor
+from tarmac.local_runtime.deploy_requirements import (
+    DeployRequirementsInvalid,
+    read_deploy_requirements,
+)
 from tarmac.local_runtime.downgrade_repairs import apply_repairs, repair_after_downgrade
 from tarmac.local_runtime.environments import (
     Environment,
     EnvironmentBuildFailed,
     EnvironmentCache,
-    EnvironmentSpec,
 )
 from tarmac.local_runtime.health import Health, check_health
 from tarmac.local_runtime.journal import InProgress, Journal, JournalState, Reached
@@ -102,11 +105,17 @@ class LocalRuntime:
         state = self.journal.read()
         if desired.deploy_id is None or desired.deploy_id in state.failed_deploy_ids:
             return
-        spec = self.settings.environment_spec(desired.airflow_version)
-        found = self.envs.find(spec)
-        target = self._target(desired, found.digest if found else "")
         reached = state.reached
-        if reached is not None and found is not None and reached.same_runtime(target):
+        if reached is None or not reached.keeps_image_of(desired.image, desired.airflow_version):
+            self._roll_out(state, desired, requirements=None)  # an image deploy
+            return
+        # The same image side (a DAG-only deploy, or new settings): the environment that
+        # runs is kept as it is, requirements included.
+        found = self.envs.find(
+            self.settings.environment_spec(desired.airflow_version, reached.requirements)
+        )
+        target = self._target(desired, found.digest if found else "", reached.requirements)
+        if found is not None and reached.same_runtime(target):
             if reached.deploy_id != target.deploy_id:
                 self.folder.switch_to(desired.live_dags())  # DAG-only: nothing restarts
                 self.journal.write(replace(state, reached=target))
@@ -114,21 +123,28 @@ class LocalRuntime:
             elif not self.supervisor.names():
                 self._start(reached, rollout=None)
             return
-        self._roll_out(state, desired, spec)
+        self._roll_out(state, desired, requirements=reached.requirements)
 
-    def _roll_out(self, state: JournalState, desired: Desired, spec: EnvironmentSpec) -> None:
+    def _roll_out(
+        self, state: JournalState, desired: Desired, *, requirements: tuple[str, ...] | None
+    ) -> None:
+        """Roll out ``desired``; ``requirements`` None: those of its bundle's requirements.txt."""
         previous = state.reached
         deploy_id = desired.deploy_id or ""
         self._say("preparing", deploy_id, f"preparing Airflow {desired.airflow_version}")
         try:
+            # Download before anything stops; an image deploy's bundle names its requirements.
+            bundle_dir = self.folder.cache.ensure(desired.bundle_sha256)
+            if requirements is None:
+                requirements = read_deploy_requirements(bundle_dir)
+            spec = self.settings.environment_spec(desired.airflow_version, requirements)
             target_env = self.envs.ensure(
                 spec, progress=lambda m: self._say("preparing", deploy_id, m)
             )
-            self.folder.cache.ensure(desired.bundle_sha256)  # download before anything stops
-        except (EnvironmentBuildFailed, OSError, Exception) as exc:
+        except (EnvironmentBuildFailed, DeployRequirementsInvalid, OSError, Exception) as exc:
             self._fail(state, deploy_id, f"preparing the target failed: {exc}", restored=previous)
             return
-        target = self._target(desired, target_env.digest)
+        target = self._target(desired, target_env.digest, requirements)
         previous_env = self._environment_of(previous)
         version_change = previous is None or previous.airflow_version != target.airflow_version
         self._say("stopping", deploy_id, "stopping the components")
@@ -154,6 +170,11 @@ class LocalRuntime:
             failpoint("runtime_after_migrate")
             self.folder.switch_to(desired.live_dags())
             if previous is not None and _older(target.airflow_version, previous.airflow_version):
+                self._say(
+                    "migrating",
+                    deploy_id,
+                    f"airflow dags reserialize (with Airflow {target_env.airflow_version})",
+                )
                 run_airflow(
                     target_env,
                     "dags",
@@ -264,6 +285,8 @@ class LocalRuntime:
             env=self._airflow_env(reached.airflow_version),
             web_port=self.settings.web_port,
         )
+        if rollout:
+            self._say("starting", rollout, f"waiting for Airflow {reached.airflow_version} health")
         health = self._wait_healthy(started, expect_dags=reached.bundle_sha256 is not None)
         if not health.healthy or not health.dags_parsed:
             message = (
@@ -359,7 +382,7 @@ class LocalRuntime:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _target(self, desired: Desired, env_digest: str) -> Reached:
+    def _target(self, desired: Desired, env_digest: str, requirements: tuple[str, ...]) -> Reached:
         return Reached(
             deploy_id=desired.deploy_id or "",
             airflow_version=desired.airflow_version,
@@ -368,12 +391,18 @@ class LocalRuntime:
             bundle_sha256=desired.bundle_sha256,
             dag_deploy_enabled=desired.dag_deploy_enabled,
             settings_digest=_digest(desired.env_vars),
+            requirements=requirements,
         )
 
     def _environment_of(self, reached: Reached | None) -> Environment | None:
         if reached is None:
             return None
-        return self.envs.find(self.settings.environment_spec(reached.airflow_version))
+        # The very environment it ran with; else what its spec names (an older journal).
+        return self.envs.find_by_digest(
+            reached.env_digest, reached.airflow_version
+        ) or self.envs.find(
+            self.settings.environment_spec(reached.airflow_version, reached.requirements)
+        )
 
     def _airflow_env(self, airflow_version: str) -> dict[str, str]:
         return self.settings.environment(airflow_version, deployment_env=self._env_vars)
