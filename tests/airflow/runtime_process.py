@@ -23,9 +23,16 @@ ENV_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "
 
 class RuntimeProcess:
     def __init__(
-        self, server: ServerProcess, *, deployment_id: str, home: Path, components: str
+        self,
+        server: ServerProcess,
+        *,
+        deployment_id: str,
+        home: Path,
+        components: str,
+        env_cache: Path = ENV_CACHE,
     ) -> None:
         self.server = server
+        self.env_cache = env_cache
         self.deployment_id = deployment_id
         self.home = home
         self.components = components
@@ -48,7 +55,7 @@ class RuntimeProcess:
             "--home",
             str(self.home),
             "--env-cache",
-            str(ENV_CACHE),
+            str(self.env_cache),
             "--components",
             self.components,
             "--health-timeout",
