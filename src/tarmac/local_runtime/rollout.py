@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 
 Report = Callable[..., None]
 
+# How often the health wait asks Airflow (a few SQL queries and one HTTP request): the
+# rollout ends at most this long after the components are healthy.
+HEALTH_POLL_SECONDS = 0.5
+
 
 class LocalRuntime:
     """Runs one Deployment's Airflow on this host and converges it on the desired deploy."""
@@ -170,21 +174,7 @@ class LocalRuntime:
             failpoint("runtime_after_migrate")
             self.folder.switch_to(desired.live_dags())
             if previous is not None and _older(target.airflow_version, previous.airflow_version):
-                self._say(
-                    "migrating",
-                    deploy_id,
-                    f"airflow dags reserialize (with Airflow {target_env.airflow_version})",
-                )
-                run_airflow(
-                    target_env,
-                    "dags",
-                    "reserialize",
-                    env=self._airflow_env(target_env.airflow_version),
-                    log_path=self.settings.home.component_log("migrations"),
-                    what="airflow dags reserialize",
-                    timeout=self.command_timeout_seconds,
-                    cwd=self.settings.home.airflow_home,
-                )
+                self._reserialize_after_downgrade(target_env, deploy_id)
             self._start(target, rollout=deploy_id, raise_on_failure=True)
         except Exception as exc:
             log.exception("rollout to deploy %s failed", deploy_id)
@@ -245,6 +235,44 @@ class LocalRuntime:
         )
         for repair in repair_after_downgrade(self.database, **versions) if repairs else []:
             self._say("migrating", deploy_id, repair)
+
+    def _reserialize_after_downgrade(self, target_env: Environment, deploy_id: str) -> None:
+        """The older Airflow must not read DAGs the newer one serialized.
+
+        Airflow's own downgrade below 3.0 empties ``serialized_dag`` and ``dag_code``; then
+        there is nothing to rewrite ahead: the started components serialize the DAGs as
+        they parse them, and the health wait requires that parse. Otherwise (a downgrade
+        within one major line) ``airflow dags reserialize`` rewrites them with the older
+        Airflow first.
+        """
+        try:
+            left = self.database.facts()["row_counts"].get("serialized_dag")
+        except Exception:
+            log.exception("could not count the serialized DAGs; reserializing them")
+            left = None
+        if left == 0:
+            self._say(
+                "migrating",
+                deploy_id,
+                "the downgrade left no serialized DAGs: Airflow "
+                f"{target_env.airflow_version} serializes them as it parses them",
+            )
+            return
+        self._say(
+            "migrating",
+            deploy_id,
+            f"airflow dags reserialize (with Airflow {target_env.airflow_version})",
+        )
+        run_airflow(
+            target_env,
+            "dags",
+            "reserialize",
+            env=self._airflow_env(target_env.airflow_version),
+            log_path=self.settings.home.component_log("migrations"),
+            what="airflow dags reserialize",
+            timeout=self.command_timeout_seconds,
+            cwd=self.settings.home.airflow_home,
+        )
 
     def _restore_previous(
         self, state: JournalState, previous: Reached | None, snapshot: Snapshot | None
@@ -311,7 +339,7 @@ class LocalRuntime:
                 return health
             if time.monotonic() > deadline:
                 return health
-            time.sleep(2)
+            time.sleep(HEALTH_POLL_SECONDS)
 
     # -- reporting --------------------------------------------------------------------------
 
