@@ -21,7 +21,7 @@ from typing import Any
 
 from tarmac.agent.folder import LiveFolder
 from tarmac.failpoints import failpoint
-from tarmac.local_runtime.airflow_commands import RolloutFailed, run_airflow
+from tarmac.local_runtime.airflow_commands import RolloutFailed
 from tarmac.local_runtime.airflow_settings import AirflowSettings
 from tarmac.local_runtime.client import Desired
 from tarmac.local_runtime.components import Supervisor
@@ -29,7 +29,6 @@ from tarmac.local_runtime.deploy_requirements import (
     DeployRequirementsInvalid,
     read_deploy_requirements,
 )
-from tarmac.local_runtime.downgrade_repairs import apply_repairs, repair_after_downgrade
 from tarmac.local_runtime.environments import (
     Environment,
     EnvironmentBuildFailed,
@@ -38,7 +37,7 @@ from tarmac.local_runtime.environments import (
 from tarmac.local_runtime.health import Health, check_health
 from tarmac.local_runtime.journal import InProgress, Journal, JournalState, Reached
 from tarmac.local_runtime.metadata_db import MetadataDatabase, Snapshot
-from tarmac.runtimes.versions import parse_airflow_version
+from tarmac.local_runtime.migrations import Migrations, older
 
 log = logging.getLogger(__name__)
 
@@ -170,11 +169,11 @@ class LocalRuntime:
                 failpoint("runtime_after_snapshot")
                 self.add_snapshot(deploy_id, snapshot)
             if version_change:
-                self._migrate(previous, previous_env, target, target_env, deploy_id)
+                self._migrations(deploy_id).migrate(previous, previous_env, target, target_env)
             failpoint("runtime_after_migrate")
             self.folder.switch_to(desired.live_dags())
-            if previous is not None and _older(target.airflow_version, previous.airflow_version):
-                self._reserialize_after_downgrade(target_env, deploy_id)
+            if previous is not None and older(target.airflow_version, previous.airflow_version):
+                self._migrations(deploy_id).after_downgrade(target_env)
             self._start(target, rollout=deploy_id, raise_on_failure=True)
         except Exception as exc:
             log.exception("rollout to deploy %s failed", deploy_id)
@@ -187,92 +186,6 @@ class LocalRuntime:
             )
         )
         self._report_health("running", rollout=None)
-
-    def _migrate(
-        self,
-        previous: Reached | None,
-        previous_env: Environment | None,
-        target: Reached,
-        target_env: Environment,
-        deploy_id: str,
-    ) -> None:
-        if previous is None or not _older(target.airflow_version, previous.airflow_version):
-            self._say("migrating", deploy_id, f"airflow db migrate to {target.airflow_version}")
-            run_airflow(
-                target_env,
-                "db",
-                "migrate",
-                env=self._airflow_env(target_env.airflow_version),
-                log_path=self.settings.home.component_log("migrations"),
-                what="airflow db migrate",
-                timeout=self.command_timeout_seconds,
-                cwd=self.settings.home.airflow_home,
-            )
-            return
-        if previous_env is None:
-            raise RolloutFailed(
-                f"the environment of Airflow {previous.airflow_version} that must run the "
-                "downgrade is not on this host"
-            )
-        versions = {"from_airflow": previous.airflow_version, "to_airflow": target.airflow_version}
-        repairs = self.downgrade_repairs
-        for repair in apply_repairs(self.database, **versions) if repairs else []:
-            self._say("migrating", deploy_id, repair)
-        self._say(
-            "migrating",
-            deploy_id,
-            f"airflow db downgrade --to-version {target.airflow_version} "
-            f"(with Airflow {previous.airflow_version})",
-        )
-        run_airflow(
-            previous_env,
-            *("db", "downgrade", "--to-version", target.airflow_version, "-y"),
-            env=self._airflow_env(previous.airflow_version),
-            log_path=self.settings.home.component_log("migrations"),
-            what="airflow db downgrade",
-            timeout=self.command_timeout_seconds,
-            cwd=self.settings.home.airflow_home,
-        )
-        for repair in repair_after_downgrade(self.database, **versions) if repairs else []:
-            self._say("migrating", deploy_id, repair)
-
-    def _reserialize_after_downgrade(self, target_env: Environment, deploy_id: str) -> None:
-        """The older Airflow must not read DAGs the newer one serialized.
-
-        Airflow's own downgrade below 3.0 empties ``serialized_dag`` and ``dag_code``; then
-        there is nothing to rewrite ahead: the started components serialize the DAGs as
-        they parse them, and the health wait requires that parse. Otherwise (a downgrade
-        within one major line) ``airflow dags reserialize`` rewrites them with the older
-        Airflow first.
-        """
-        try:
-            left = self.database.facts()["row_counts"].get("serialized_dag")
-        except Exception:
-            log.exception("could not count the serialized DAGs; reserializing them")
-            left = None
-        if left == 0:
-            self._say(
-                "migrating",
-                deploy_id,
-                "the downgrade left no serialized DAGs: Airflow "
-                f"{target_env.airflow_version} serializes them as it parses them",
-            )
-            return
-        self._say(
-            "migrating",
-            deploy_id,
-            f"airflow dags reserialize (with Airflow {target_env.airflow_version})",
-        )
-        run_airflow(
-            target_env,
-            "dags",
-            "reserialize",
-            env=self._airflow_env(target_env.airflow_version),
-            log_path=self.settings.home.component_log("migrations"),
-            what="airflow dags reserialize",
-            timeout=self.command_timeout_seconds,
-            cwd=self.settings.home.airflow_home,
-        )
 
     def _restore_previous(
         self, state: JournalState, previous: Reached | None, snapshot: Snapshot | None
@@ -432,12 +345,18 @@ class LocalRuntime:
             self.settings.environment_spec(reached.airflow_version, reached.requirements)
         )
 
+    def _migrations(self, deploy_id: str) -> Migrations:
+        return Migrations(
+            database=self.database,
+            home=self.settings.home,
+            airflow_env=self._airflow_env,
+            say=lambda message: self._say("migrating", deploy_id, message),
+            timeout_seconds=self.command_timeout_seconds,
+            repairs=self.downgrade_repairs,
+        )
+
     def _airflow_env(self, airflow_version: str) -> dict[str, str]:
         return self.settings.environment(airflow_version, deployment_env=self._env_vars)
-
-
-def _older(left: str, right: str) -> bool:
-    return parse_airflow_version(left) < parse_airflow_version(right)
 
 
 def _digest(env_vars: dict[str, str]) -> str:
