@@ -247,7 +247,7 @@ def test_a_requirement_that_cannot_install_fails_the_rollout_before_anything_sto
         seen.append(runtime.status())  # the report of the failure, before the next one
         return seen[-1]["state"] == "failed" and seen[-1]["rollout_deploy_id"] == d2["id"]
 
-    assert wait_for(failed, timeout=600, interval=0.2), (runtime.status(), runtime.log())
+    assert wait_for(failed, timeout=1200, interval=0.2), (runtime.status(), runtime.log())
     error = seen[-1]["error"]
     assert "requirements.txt" in error and MISSING.split("==")[0] in error
     assert seen[-1]["reached_deploy_id"] == d1["id"]

@@ -268,7 +268,8 @@ def _base_python() -> str:
 
 
 def _run(command: list[str], *, what: str) -> str:
-    result = subprocess.run(command, capture_output=True, text=True)
+    # No terminal: pip must never wait for an answer (credentials, confirmation).
+    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
         raise EnvironmentBuildFailed(f"{what} failed (exit {result.returncode}):\n{tail}")
