@@ -232,7 +232,8 @@ def write_section(path: Path, report: str) -> None:
         text = text.rstrip("\n") + "\n\n" + report
     else:
         end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + report + (text[end + 1 :] if end != -1 else "")
+        rest = text[end + 1 :] if end != -1 else ""
+        text = text[:start] + report.rstrip("\n") + ("\n\n" + rest if rest else "\n")
     path.write_text(text)
 
 
