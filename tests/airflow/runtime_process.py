@@ -25,9 +25,16 @@ ENV_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "
 
 class RuntimeProcess:
     def __init__(
-        self, server: ServerProcess, *, deployment_id: str, home: Path, components: str
+        self,
+        server: ServerProcess,
+        *,
+        deployment_id: str,
+        home: Path,
+        components: str,
+        env_cache: Path = ENV_CACHE,
     ) -> None:
         self.server = server
+        self.env_cache = env_cache
         self.deployment_id = deployment_id
         self.home = home
         self.components = components
@@ -50,7 +57,7 @@ class RuntimeProcess:
             "--home",
             str(self.home),
             "--env-cache",
-            str(ENV_CACHE),
+            str(self.env_cache),
             "--components",
             self.components,
             "--health-timeout",

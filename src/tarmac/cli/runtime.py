@@ -107,8 +107,19 @@ def prepare(
         str, typer.Argument(help="A runtime version (12.11.0, 3.1-8) or an Airflow version.")
     ],
     env_cache: EnvCacheOption = None,
+    requirements: Annotated[
+        Path | None,
+        typer.Option(
+            "--requirements",
+            help="A deploy's requirements.txt: build Airflow plus these (as its deploy would).",
+        ),
+    ] = None,
 ) -> None:
     """Build the Airflow environment of a runtime ahead of time (about a minute, once)."""
+    from tarmac.local_runtime.deploy_requirements import (
+        DeployRequirementsInvalid,
+        parse_requirements,
+    )
     from tarmac.local_runtime.environments import (
         EnvironmentBuildFailed,
         EnvironmentCache,
@@ -120,11 +131,20 @@ def prepare(
     catalog = load_runtime_catalog()
     entry = catalog.find(airflow_or_runtime)
     airflow_version = entry.airflow_version if entry else airflow_or_runtime
+    try:
+        deploy_requirements = (
+            parse_requirements(requirements.read_text()) if requirements is not None else ()
+        )
+    except (OSError, UnicodeDecodeError, DeployRequirementsInvalid) as exc:
+        console.print(f"[red]error[/red]: {exc}", highlight=False)
+        raise typer.Exit(code=1) from None
     cache = EnvironmentCache((env_cache or default_cache_root()).absolute())
     with console.status(f"preparing Airflow {airflow_version}") as status:
         try:
             environment = cache.ensure(
-                EnvironmentSpec(airflow_version=airflow_version),
+                EnvironmentSpec(
+                    airflow_version=airflow_version, deploy_requirements=deploy_requirements
+                ),
                 progress=lambda message: status.update(message),
             )
         except EnvironmentBuildFailed as exc:

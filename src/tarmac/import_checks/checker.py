@@ -18,6 +18,10 @@ from pathlib import Path
 from tarmac.bundles.durable import write_json_atomically
 from tarmac.import_checks.reports import ImportReport
 from tarmac.import_checks.runner import ProbeFailed, run_probe
+from tarmac.local_runtime.deploy_requirements import (
+    DeployRequirementsInvalid,
+    read_deploy_requirements,
+)
 from tarmac.local_runtime.environments import (
     EnvironmentBuildFailed,
     EnvironmentCache,
@@ -83,7 +87,13 @@ class ImportChecker:
         )
         if found is not None:
             return found
-        spec = EnvironmentSpec(airflow_version=airflow_version)
+        unpacked = folder()
+        try:
+            # The deploy's own requirements.txt: its DAGs may import what it installs.
+            requirements = read_deploy_requirements(unpacked)
+        except DeployRequirementsInvalid as exc:
+            return Skipped(str(exc))
+        spec = EnvironmentSpec(airflow_version=airflow_version, deploy_requirements=requirements)
         environment = self.environments.find(spec)
         if environment is None:
             if not (self.build_environments if build is None else build):
@@ -98,7 +108,7 @@ class ImportChecker:
         try:
             report = run_probe(
                 environment,
-                folder(),
+                unpacked,
                 timeout_seconds=self.timeout_seconds,
                 file_timeout_seconds=self.file_timeout_seconds,
                 deployment_env=env,

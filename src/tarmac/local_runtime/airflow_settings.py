@@ -48,10 +48,16 @@ class AirflowSettings:
     def sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def environment_spec(self, airflow_version: str) -> EnvironmentSpec:
-        """Airflow, plus the PostgreSQL driver Airflow needs when the database is one."""
+    def environment_spec(
+        self, airflow_version: str, deploy_requirements: tuple[str, ...] = ()
+    ) -> EnvironmentSpec:
+        """Airflow, the PostgreSQL driver when the database is one, the deploy's requirements."""
         extra = () if self.sqlite else ("psycopg2-binary",)
-        return EnvironmentSpec(airflow_version=airflow_version, extra_requirements=extra)
+        return EnvironmentSpec(
+            airflow_version=airflow_version,
+            extra_requirements=extra,
+            deploy_requirements=deploy_requirements,
+        )
 
     def components(self, airflow_version: str, wanted: tuple[str, ...] | None) -> tuple[str, ...]:
         return components_for(airflow_version, wanted, sqlite=self.sqlite)

@@ -1,5 +1,12 @@
 """Airflow environments: one virtualenv per locked package set, built once and never changed.
 
+An environment holds one exact Airflow (plus the providers it needs) and, for a deploy
+whose bundle carries a ``requirements.txt``, that deploy's own requirements. Such a
+"deploy environment" is built on top of the plain Airflow one: a copy of it (hard links
+where the file system allows, so seconds rather than a fresh install of Airflow), then
+``pip install`` of the requirements constrained to the base's exact versions, so that a
+requirement can add packages but never change Airflow or what Airflow was installed with.
+
 Layout under the cache root::
 
     envs/<digest>/        a finished environment (digest = sha256 of its ``pip freeze``)
@@ -41,6 +48,13 @@ class EnvironmentSpec:
 
     airflow_version: str
     extra_requirements: tuple[str, ...] = ()
+    # The deploy's own requirements.txt (normalised: deploy_requirements.parse_requirements).
+    deploy_requirements: tuple[str, ...] = ()
+
+    @property
+    def base(self) -> EnvironmentSpec:
+        """The same Airflow without the deploy's requirements (what a deploy env copies)."""
+        return EnvironmentSpec(self.airflow_version, self.extra_requirements)
 
     @property
     def requirements(self) -> tuple[str, ...]:
@@ -53,10 +67,10 @@ class EnvironmentSpec:
 
     @property
     def key(self) -> str:
-        text = "\n".join(
-            [f"python={sys.version_info[0]}.{sys.version_info[1]}", *self.requirements]
-        )
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        lines = [f"python={sys.version_info[0]}.{sys.version_info[1]}", *self.requirements]
+        if self.deploy_requirements:  # absent: the key of a plain Airflow env is unchanged
+            lines += ["deploy requirements:", *sorted(self.deploy_requirements)]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -105,7 +119,16 @@ class EnvironmentCache:
                 return found
             return self._build(spec, say)
 
+    def find_by_digest(self, digest: str, airflow_version: str) -> Environment | None:
+        """The finished environment named ``digest`` (what a journal recorded), or None."""
+        path = self.root / "envs" / digest
+        if not digest or not (path / "bin" / "python").exists():
+            return None
+        return Environment(path=path, digest=digest, airflow_version=airflow_version)
+
     def _build(self, spec: EnvironmentSpec, say: Progress) -> Environment:
+        if spec.deploy_requirements:
+            return self._build_on_top(spec, say)
         building = self.root / "building" / secrets.token_hex(8)
         building.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -125,23 +148,68 @@ class EnvironmentCache:
                 ],
                 what="pip install",
             )
-            frozen = _run([python, "-m", "pip", "freeze", "--all"], what="pip freeze")
-            digest = hashlib.sha256(frozen.encode()).hexdigest()[:32]
-            (building / "tarmac-environment.json").write_text(
-                json.dumps({"requirements": spec.requirements, "freeze": frozen.splitlines()})
-            )
-            final = self.root / "envs" / digest
-            final.parent.mkdir(parents=True, exist_ok=True)
-            if final.exists():  # the same locked set built for another spec: reuse it
-                shutil.rmtree(building, ignore_errors=True)
-            else:
-                retarget_scripts(building, final)
-                os.rename(building, final)
-            _write_atomically(self.root / "specs" / f"{spec.key}.json", {"digest": digest})
-            say(f"environment {digest[:12]} ready (Airflow {spec.airflow_version})")
-            return Environment(path=final, digest=digest, airflow_version=spec.airflow_version)
+            return self._finish(spec, building, say, old_roots=(building,))
         finally:
             shutil.rmtree(building, ignore_errors=True)
+
+    def _build_on_top(self, spec: EnvironmentSpec, say: Progress) -> Environment:
+        """A deploy environment: a copy of the plain Airflow one plus the requirements."""
+        base = self.ensure(spec.base, progress=say)
+        building = self.root / "building" / secrets.token_hex(8)
+        building.parent.mkdir(parents=True, exist_ok=True)
+        constraints = building.with_name(f"{building.name}.constraints.txt")
+        try:
+            source = base.path.resolve()
+            say(f"copying Airflow {spec.airflow_version}'s environment {base.digest[:12]}")
+            shutil.copytree(source, building, symlinks=True, copy_function=_link_or_copy)
+            python = str(building / "bin" / "python")
+            frozen = _run([python, "-m", "pip", "freeze", "--all"], what="pip freeze")
+            constraints.write_text(frozen)
+            wanted = ", ".join(spec.deploy_requirements)
+            say(f"installing the deploy's requirements.txt: {wanted}")
+            _run(
+                [
+                    python,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    # Airflow and everything installed with it stay exactly as built.
+                    "--constraint",
+                    str(constraints),
+                    *spec.deploy_requirements,
+                ],
+                what="pip install of the deploy's requirements.txt",
+            )
+            return self._finish(spec, building, say, old_roots=(building, base.path, source))
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+            constraints.unlink(missing_ok=True)
+
+    def _finish(
+        self, spec: EnvironmentSpec, building: Path, say: Progress, *, old_roots: tuple[Path, ...]
+    ) -> Environment:
+        """Freeze, name by digest, rename into ``envs/`` and record the spec's answer."""
+        python = str(building / "bin" / "python")
+        frozen = _run([python, "-m", "pip", "freeze", "--all"], what="pip freeze")
+        digest = hashlib.sha256(frozen.encode()).hexdigest()[:32]
+        record = {
+            "requirements": spec.requirements,
+            "deploy_requirements": spec.deploy_requirements,
+            "freeze": frozen.splitlines(),
+        }
+        _replace_file(building / "tarmac-environment.json", json.dumps(record).encode())
+        final = self.root / "envs" / digest
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():  # the same locked set built for another spec: reuse it
+            shutil.rmtree(building, ignore_errors=True)
+        else:
+            retarget_scripts(building, final, old_roots=old_roots)
+            os.rename(building, final)
+        _write_atomically(self.root / "specs" / f"{spec.key}.json", {"digest": digest})
+        say(f"environment {digest[:12]} ready (Airflow {spec.airflow_version})")
+        return Environment(path=final, digest=digest, airflow_version=spec.airflow_version)
 
     @contextmanager
     def _lock(self, spec: EnvironmentSpec) -> Iterator[None]:
@@ -152,18 +220,39 @@ class EnvironmentCache:
             yield
 
 
-def retarget_scripts(built: Path, final: Path) -> None:
+def retarget_scripts(built: Path, final: Path, *, old_roots: tuple[Path, ...] = ()) -> None:
     """Point the console scripts' shebangs at the folder the environment is renamed to.
 
-    Airflow's executors run ``airflow tasks run`` by name, so the scripts must work.
+    Airflow's executors run ``airflow tasks run`` by name, so the scripts must work. A
+    script is replaced, never written in place: in a copy it may be a hard link to the
+    base environment's, which must not change.
     """
-    old = f"#!{built}/bin/".encode()
+    olds = [f"#!{root}/bin/".encode() for root in (old_roots or (built,))]
     for script in (built / "bin").iterdir():
         if not script.is_file() or script.is_symlink():
             continue
         content = script.read_bytes()
-        if content.startswith(old):
-            script.write_bytes(f"#!{final}/bin/".encode() + content[len(old) :])
+        for old in olds:
+            if content.startswith(old):
+                _replace_file(script, f"#!{final}/bin/".encode() + content[len(old) :])
+                break
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write ``path`` anew (a new inode, same mode): a hard-linked original is untouched."""
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    tmp.write_bytes(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    """Hard-link a file of the base environment; copy it where links are not possible."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
 
 
 def default_cache_root() -> Path:
@@ -179,7 +268,8 @@ def _base_python() -> str:
 
 
 def _run(command: list[str], *, what: str) -> str:
-    result = subprocess.run(command, capture_output=True, text=True)
+    # No terminal: pip must never wait for an answer (credentials, confirmation).
+    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
         raise EnvironmentBuildFailed(f"{what} failed (exit {result.returncode}):\n{tail}")

@@ -7,6 +7,7 @@ snapshot taken for the rollout it was in.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -25,6 +26,16 @@ class Reached:
     bundle_sha256: str | None
     dag_deploy_enabled: bool
     settings_digest: str
+    # The deploy's own requirements.txt that its environment holds (none: plain Airflow).
+    requirements: tuple[str, ...] = ()
+
+    def keeps_image_of(self, image: str | None, airflow_version: str) -> bool:
+        """Whether a deploy of ``image`` on ``airflow_version`` keeps this one's image side.
+
+        Such a deploy (a DAG-only one) keeps the environment that runs, requirements
+        included, whatever requirements.txt its own bundle carries.
+        """
+        return self.image == image and self.airflow_version == airflow_version
 
     def same_runtime(self, other: Reached) -> bool:
         """Whether only the DAGs differ (a DAG-only change restarts nothing)."""
@@ -34,6 +45,17 @@ class Reached:
             and self.env_digest == other.env_digest
             and self.settings_digest == other.settings_digest
         )
+
+    def live_dags(self) -> Any:
+        """The DAGs this deploy runs, as the live folder switches to them."""
+        from tarmac.agent.client import LiveDags
+
+        return LiveDags(self.deploy_id, self.bundle_sha256, self.dag_deploy_enabled)
+
+
+def settings_digest(env_vars: dict[str, str]) -> str:
+    """What a change of the Deployment's environment variables is recognised by."""
+    return hashlib.sha256(json.dumps(env_vars, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -63,7 +85,7 @@ class Journal:
         reached = data.get("reached")
         progress = data.get("in_progress")
         return JournalState(
-            reached=Reached(**reached) if reached else None,
+            reached=_reached(reached) if reached else None,
             in_progress=InProgress(**progress) if progress else None,
             failed_deploy_ids=tuple(data.get("failed_deploy_ids") or ()),
         )
@@ -81,3 +103,7 @@ class Journal:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
+
+
+def _reached(data: dict[str, Any]) -> Reached:
+    return Reached(**{**data, "requirements": tuple(data.get("requirements") or ())})

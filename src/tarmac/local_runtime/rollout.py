@@ -10,8 +10,6 @@ change that keeps the Airflow version only restarts; a DAG-only change restarts 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -21,22 +19,30 @@ from typing import Any
 
 from tarmac.agent.folder import LiveFolder
 from tarmac.failpoints import failpoint
-from tarmac.local_runtime.airflow_commands import RolloutFailed, run_airflow
+from tarmac.local_runtime.airflow_commands import RolloutFailed
 from tarmac.local_runtime.airflow_settings import AirflowSettings
 from tarmac.local_runtime.client import Desired
 from tarmac.local_runtime.components import Supervisor
-from tarmac.local_runtime.downgrade_repairs import apply_repairs, repair_after_downgrade
+from tarmac.local_runtime.deploy_requirements import (
+    DeployRequirementsInvalid,
+    read_deploy_requirements,
+)
 from tarmac.local_runtime.environments import (
     Environment,
     EnvironmentBuildFailed,
     EnvironmentCache,
-    EnvironmentSpec,
 )
 from tarmac.local_runtime.health import Health, check_health
 from tarmac.local_runtime.import_errors import ImportErrors, read_import_errors, wait_for_parse
-from tarmac.local_runtime.journal import InProgress, Journal, JournalState, Reached
+from tarmac.local_runtime.journal import (
+    InProgress,
+    Journal,
+    JournalState,
+    Reached,
+    settings_digest,
+)
 from tarmac.local_runtime.metadata_db import MetadataDatabase, Snapshot
-from tarmac.runtimes.versions import parse_airflow_version
+from tarmac.local_runtime.migrations import Migrations, older
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,10 @@ Report = Callable[..., None]
 
 PARSE_TIMEOUT_SECONDS = 120.0
 """How long a switch waits for Airflow to parse every DAG file before it reports anyway."""
+
+# How often the health wait asks Airflow (a few SQL queries and one HTTP request): the
+# rollout ends at most this long after the components are healthy.
+HEALTH_POLL_SECONDS = 0.5
 
 
 class LocalRuntime:
@@ -98,7 +108,7 @@ class LocalRuntime:
                 self.database.restore(progress.snapshot_location)
                 log.warning("restored the metadata snapshot %s", progress.snapshot_location)
             if state.reached is not None:
-                self.folder.switch_to(_live_dags(state.reached))
+                self.folder.switch_to(state.reached.live_dags())
             self.journal.write(replace(state, in_progress=None))
         if state.reached is not None:
             self._start(state.reached, rollout=None)
@@ -114,11 +124,17 @@ class LocalRuntime:
             self._said_idle = True
         if desired.deploy_id is None or desired.deploy_id in state.failed_deploy_ids:
             return
-        spec = self.settings.environment_spec(desired.airflow_version)
-        found = self.envs.find(spec)
-        target = self._target(desired, found.digest if found else "")
         reached = state.reached
-        if reached is not None and found is not None and reached.same_runtime(target):
+        if reached is None or not reached.keeps_image_of(desired.image, desired.airflow_version):
+            self._roll_out(state, desired, requirements=None)  # an image deploy
+            return
+        # The same image side (a DAG-only deploy, or new settings): the environment that
+        # runs is kept as it is, requirements included.
+        found = self.envs.find(
+            self.settings.environment_spec(desired.airflow_version, reached.requirements)
+        )
+        target = self._target(desired, found.digest if found else "", reached.requirements)
+        if found is not None and reached.same_runtime(target):
             if reached.deploy_id != target.deploy_id:
                 before = self._import_errors()
                 switched = datetime.now(UTC)
@@ -129,21 +145,28 @@ class LocalRuntime:
             elif not self.supervisor.names():
                 self._start(reached, rollout=None)
             return
-        self._roll_out(state, desired, spec)
+        self._roll_out(state, desired, requirements=reached.requirements)
 
-    def _roll_out(self, state: JournalState, desired: Desired, spec: EnvironmentSpec) -> None:
+    def _roll_out(
+        self, state: JournalState, desired: Desired, *, requirements: tuple[str, ...] | None
+    ) -> None:
+        """Roll out ``desired``; ``requirements`` None: those of its bundle's requirements.txt."""
         previous = state.reached
         deploy_id = desired.deploy_id or ""
         self._say("preparing", deploy_id, f"preparing Airflow {desired.airflow_version}")
         try:
+            # Download before anything stops; an image deploy's bundle names its requirements.
+            bundle_dir = self.folder.cache.ensure(desired.bundle_sha256)
+            if requirements is None:
+                requirements = read_deploy_requirements(bundle_dir)
+            spec = self.settings.environment_spec(desired.airflow_version, requirements)
             target_env = self.envs.ensure(
                 spec, progress=lambda m: self._say("preparing", deploy_id, m)
             )
-            self.folder.cache.ensure(desired.bundle_sha256)  # download before anything stops
-        except (EnvironmentBuildFailed, OSError, Exception) as exc:
+        except (EnvironmentBuildFailed, DeployRequirementsInvalid, OSError, Exception) as exc:
             self._fail(state, deploy_id, f"preparing the target failed: {exc}", restored=previous)
             return
-        target = self._target(desired, target_env.digest)
+        target = self._target(desired, target_env.digest, requirements)
         previous_env = self._environment_of(previous)
         version_change = previous is None or previous.airflow_version != target.airflow_version
         before = self._import_errors() if previous is not None else None
@@ -166,22 +189,12 @@ class LocalRuntime:
                 failpoint("runtime_after_snapshot")
                 self.add_snapshot(deploy_id, snapshot)
             if version_change:
-                self._migrate(previous, previous_env, target, target_env, deploy_id)
+                self._migrations(deploy_id).migrate(previous, previous_env, target, target_env)
             failpoint("runtime_after_migrate")
             switched = datetime.now(UTC)
             self.folder.switch_to(desired.live_dags())
-            if previous is not None and _older(target.airflow_version, previous.airflow_version):
-                run_airflow(
-                    target_env,
-                    "dags",
-                    "reserialize",
-                    env=self._airflow_env(target_env.airflow_version),
-                    log_path=self.settings.home.component_log("migrations"),
-                    what="airflow dags reserialize",
-                    timeout=self.command_timeout_seconds,
-                    cwd=self.settings.home.airflow_home,
-                    record=self.settings.home.command_record,
-                )
+            if previous is not None and older(target.airflow_version, previous.airflow_version):
+                self._migrations(deploy_id).after_downgrade(target_env)
             self._start(target, rollout=deploy_id, raise_on_failure=True)
             self._await_parse(switched, before)
         except Exception as exc:
@@ -196,56 +209,6 @@ class LocalRuntime:
         )
         self._report_health("running", rollout=None)
 
-    def _migrate(
-        self,
-        previous: Reached | None,
-        previous_env: Environment | None,
-        target: Reached,
-        target_env: Environment,
-        deploy_id: str,
-    ) -> None:
-        if previous is None or not _older(target.airflow_version, previous.airflow_version):
-            self._say("migrating", deploy_id, f"airflow db migrate to {target.airflow_version}")
-            run_airflow(
-                target_env,
-                "db",
-                "migrate",
-                env=self._airflow_env(target_env.airflow_version),
-                log_path=self.settings.home.component_log("migrations"),
-                what="airflow db migrate",
-                timeout=self.command_timeout_seconds,
-                cwd=self.settings.home.airflow_home,
-                record=self.settings.home.command_record,
-            )
-            return
-        if previous_env is None:
-            raise RolloutFailed(
-                f"the environment of Airflow {previous.airflow_version} that must run the "
-                "downgrade is not on this host"
-            )
-        versions = {"from_airflow": previous.airflow_version, "to_airflow": target.airflow_version}
-        repairs = self.downgrade_repairs
-        for repair in apply_repairs(self.database, **versions) if repairs else []:
-            self._say("migrating", deploy_id, repair)
-        self._say(
-            "migrating",
-            deploy_id,
-            f"airflow db downgrade --to-version {target.airflow_version} "
-            f"(with Airflow {previous.airflow_version})",
-        )
-        run_airflow(
-            previous_env,
-            *("db", "downgrade", "--to-version", target.airflow_version, "-y"),
-            env=self._airflow_env(previous.airflow_version),
-            log_path=self.settings.home.component_log("migrations"),
-            what="airflow db downgrade",
-            timeout=self.command_timeout_seconds,
-            cwd=self.settings.home.airflow_home,
-            record=self.settings.home.command_record,
-        )
-        for repair in repair_after_downgrade(self.database, **versions) if repairs else []:
-            self._say("migrating", deploy_id, repair)
-
     def _restore_previous(
         self, state: JournalState, previous: Reached | None, snapshot: Snapshot | None
     ) -> None:
@@ -253,7 +216,7 @@ class LocalRuntime:
         if snapshot is not None:
             self.database.restore(snapshot.location)
         if previous is not None:
-            self.folder.switch_to(_live_dags(previous))
+            self.folder.switch_to(previous.live_dags())
         self.journal.write(replace(state, in_progress=None))
         if previous is not None:
             try:
@@ -287,6 +250,7 @@ class LocalRuntime:
         )
         if rollout:
             failpoint("runtime_after_start")  # the target runs, the journal has not reached it
+            self._say("starting", rollout, f"waiting for Airflow {reached.airflow_version} health")
         health = self._wait_healthy(started, expect_dags=reached.bundle_sha256 is not None)
         if not health.healthy or not health.dags_parsed:
             message = (
@@ -311,7 +275,7 @@ class LocalRuntime:
                 return health
             if time.monotonic() > deadline:
                 return health
-            time.sleep(2)
+            time.sleep(HEALTH_POLL_SECONDS)
 
     # -- import errors ----------------------------------------------------------------------
 
@@ -400,7 +364,7 @@ class LocalRuntime:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _target(self, desired: Desired, env_digest: str) -> Reached:
+    def _target(self, desired: Desired, env_digest: str, requirements: tuple[str, ...]) -> Reached:
         return Reached(
             deploy_id=desired.deploy_id or "",
             airflow_version=desired.airflow_version,
@@ -408,27 +372,29 @@ class LocalRuntime:
             env_digest=env_digest,
             bundle_sha256=desired.bundle_sha256,
             dag_deploy_enabled=desired.dag_deploy_enabled,
-            settings_digest=_digest(desired.env_vars),
+            settings_digest=settings_digest(desired.env_vars),
+            requirements=requirements,
         )
 
     def _environment_of(self, reached: Reached | None) -> Environment | None:
         if reached is None:
             return None
-        return self.envs.find(self.settings.environment_spec(reached.airflow_version))
+        # The very environment it ran with; else what its spec names (an older journal).
+        return self.envs.find_by_digest(
+            reached.env_digest, reached.airflow_version
+        ) or self.envs.find(
+            self.settings.environment_spec(reached.airflow_version, reached.requirements)
+        )
+
+    def _migrations(self, deploy_id: str) -> Migrations:
+        return Migrations(
+            database=self.database,
+            home=self.settings.home,
+            airflow_env=self._airflow_env,
+            say=lambda message: self._say("migrating", deploy_id, message),
+            timeout_seconds=self.command_timeout_seconds,
+            repairs=self.downgrade_repairs,
+        )
 
     def _airflow_env(self, airflow_version: str) -> dict[str, str]:
         return self.settings.environment(airflow_version, deployment_env=self._env_vars)
-
-
-def _older(left: str, right: str) -> bool:
-    return parse_airflow_version(left) < parse_airflow_version(right)
-
-
-def _digest(env_vars: dict[str, str]) -> str:
-    return hashlib.sha256(json.dumps(env_vars, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _live_dags(reached: Reached) -> Any:
-    from tarmac.agent.client import LiveDags
-
-    return LiveDags(reached.deploy_id, reached.bundle_sha256, reached.dag_deploy_enabled)
