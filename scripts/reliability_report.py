@@ -69,7 +69,9 @@ def main() -> int:
         if postgres:
             env["TARMAC_NO_SKIP"] = "1"  # a PostgreSQL test may not pass by skipping
         command = [sys.executable, "-m", "pytest", "-q", "-n", args.workers]
-        command += ["-p", "no:cacheprovider", f"--junitxml={junit_path}", *suite]
+        # A temporary folder of its own: other pytest runs on the machine never prune it.
+        command += [f"--basetemp={Path(scratch) / 'pytest'}", "-p", "no:cacheprovider"]
+        command += [f"--junitxml={junit_path}", *suite]
         result = subprocess.run(command, cwd=ROOT, env=env, check=False)
         stats = (
             [json.loads(line) for line in stats_path.read_text().splitlines()]
