@@ -188,6 +188,14 @@ def _history_ids(server: ServerProcess, deployment_id: str) -> list[str]:
         return [d["id"] for d in response.json()["items"]]
 
 
+def _in_use_until(server: ServerProcess, deploy_id: str) -> str | None:
+    """What tarmac's database says: until when a DAG run reported the deploy in use."""
+    database = server.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
+        row = db.execute("SELECT in_use_until FROM deploys WHERE id = ?", (deploy_id,)).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
 def _cleanup(server: ServerProcess) -> dict[str, Any]:
     with server.client() as client:
         response = client.post(
@@ -210,6 +218,15 @@ def test_a_running_dag_run_keeps_its_bundle_version_until_it_ends(
 
     started = wait_for(task_started, "the DAG run's task starting", airflow.logs)
     assert started.endswith(f"/versions/{v1['id']}"), started  # the run reads version v1
+    # The task reported v1 in use as it started; the DAG processor renews the report while
+    # the run is unfinished (the task's own report alone would lapse during a long run).
+    first_report = _in_use_until(server, v1["id"])
+    assert first_report is not None
+    wait_for(
+        lambda: (_in_use_until(server, v1["id"]) or "") > first_report,
+        "the DAG processor renewing v1's report",
+        airflow.logs,
+    )
 
     v2 = deploy_dags(server.client(), deployment_id, bundle("v2"))
     v3 = deploy_dags(server.client(), deployment_id, bundle("v3"))
