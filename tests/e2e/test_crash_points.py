@@ -92,6 +92,13 @@ def test_killed_after_the_commit_the_new_deploy_is_live_once_with_its_one_event(
         assert len(history) == 3 and history[0]["id"] == current["id"]  # committed: it stays
         expected = BUNDLES[2] if kind == "deploy" else BUNDLES[0]
         assert current["bundle_sha256"] == hashlib.sha256(expected).hexdigest()
+        # Killed before agents were woken: after the restart they see the switch all the same.
+        seen = client.get(f"/api/v1/deployments/{dep['id']}/dags/current")
+        assert seen.status_code == 200, seen.text
+        assert (seen.json()["deploy_id"], seen.json()["bundle_sha256"]) == (
+            current["id"],
+            current["bundle_sha256"],
+        )
         retried = send(client)  # the CI job retries with its key: a replay, not a second deploy
         assert retried.status_code == 200 and retried.json()["id"] == current["id"]
         assert len(_history(client, dep["id"])) == 3

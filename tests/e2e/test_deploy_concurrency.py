@@ -44,4 +44,4 @@ def test_twenty_concurrent_deploys_are_all_recorded_without_gaps(server: ServerP
         )
         # The live deploy is the last one committed: the highest sequence number.
         assert current["seq"] == 20
-    record("concurrent_writers", writers=20, test="deploys to one Deployment")
+    record("concurrent_writers", writers=len(bundles), test="deploys to one Deployment")

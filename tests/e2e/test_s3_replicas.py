@@ -21,6 +21,7 @@ from tarmac.bundles.s3_blob_store import MIN_PART_SIZE
 from tests.e2e.live_state import assert_live_matches_records
 from tests.support.bundles import dag_file, make_bundle
 from tests.support.process import ServerProcess
+from tests.support.reliability_stats import record
 from tests.support.s3 import S3Server
 from tests.support.server import ADMIN_TOKEN
 
@@ -187,3 +188,4 @@ def test_kill_during_upload_leaves_no_partial_or_missing_object(
         assert cleaned.status_code == 200, cleaned.text
     assert replicas.s3.multipart_uploads(replicas.bucket) == []
     assert replicas.key(big_sha) in replicas.s3.keys(replicas.bucket)
+    record("fault", point=point, test=f"S3 upload, {killed} replica killed", database="postgres")

@@ -118,14 +118,22 @@ def test_generated_requests_never_fail_the_server_nor_change_state_when_refused(
 ) -> None:
     api = fuzz_api
     known = Known(api)
-    tokens = [api.token, known.viewer_token, "tmc_bogus_token", None]
+    tokens = {
+        "admin": api.token,
+        "viewer": known.viewer_token,
+        "bogus": "tmc_bogus_token",
+        "none": None,
+    }
     schema = schemathesis.openapi.from_dict(api.client.app.openapi())  # type: ignore[attr-defined]
     counts = {"requests": 0, "operations": 0, "refused": 0}
+    by_token = dict.fromkeys(tokens, 0)
+    by_operation: dict[str, int] = {}
     problems: list[str] = []
 
     for result in schema.get_all_operations():
         operation = result.ok()
         counts["operations"] += 1
+        by_operation[operation.label] = 0
 
         @hypothesis.given(case=operation.as_strategy())
         @hypothesis.settings(
@@ -140,10 +148,12 @@ def test_generated_requests_never_fail_the_server_nor_change_state_when_refused(
             rng = random.Random(f"{case.method} {case.path} {counts['requests']}")
             if case.path_parameters:
                 known.substitute(case.path_parameters, rng)
-            token = tokens[counts["requests"] % len(tokens)]
+            token_kind = list(tokens)[counts["requests"] % len(tokens)]
             before = _state(api)
-            response = _send(api, case, token)
+            response = _send(api, case, tokens[token_kind])
             counts["requests"] += 1
+            by_token[token_kind] += 1
+            by_operation[case.operation.label] += 1
             where = f"{case.method} {case.formatted_path} -> {response.status_code}"
             if response.status_code >= 500:
                 problems.append(f"{where}: {response.text[:300]}")
@@ -162,4 +172,12 @@ def test_generated_requests_never_fail_the_server_nor_change_state_when_refused(
 
     assert not problems, "\n".join(problems[:20])
     assert counts["requests"] >= MIN_REQUESTS, counts
-    record("fuzz", **counts)
+    assert all(by_token.values()), by_token  # valid and invalid tokens, and none, all sent
+    unreached = [label for label, sent in by_operation.items() if not sent]
+    assert not unreached, f"no request generated for {unreached}"
+    record(
+        "fuzz",
+        **counts,
+        by_token=by_token,
+        fewest_per_operation=min(by_operation.values()),
+    )

@@ -152,7 +152,17 @@ def test_cleanup_deletes_unreferenced_and_orphan_objects(
     live_sha = hashlib.sha256(live).hexdigest()
     keys_before = s3_server.keys(s3_env)
     assert len(keys_before) == 3
-    time.sleep(1.1)  # S3's LastModified has one-second resolution
+    # Cleanup keeps what was touched at or after it starts: let the clock pass the newest
+    # LastModified (whole seconds in S3) and unpacked folder, as any later cleanup would.
+    touched = [
+        installation.data_dir / "bundles" / hashlib.sha256(b).hexdigest() for b in (old, live)
+    ]
+    newest = max(
+        *(store.last_modified(hashlib.sha256(b).hexdigest()) or 0.0 for b in (old, live, orphan)),
+        *(p.stat().st_mtime for p in touched if p.exists()),
+    )
+    while time.time() <= newest:
+        time.sleep(0.05)
 
     report = cleanup_deploy_revisions(
         database=installation.database,

@@ -68,7 +68,7 @@ class DagProcessor:
         self.python = venv / "bin" / "python"
         self.home = home
         self.database = home / "airflow.db"
-        self.log_path = home / "dag-processor.log"
+        self.log_path = home / f"{command}.log"
         home.mkdir(parents=True, exist_ok=True)
         self.env = {
             **os.environ,

@@ -10,7 +10,9 @@ The DAG processor's instance (no version) follows the live deploy: ``refresh()``
 server which deploy is live and swaps a symlink to its unpacked bundle. Airflow records
 that deploy's id as the bundle version of each DAG run, and a worker asked for a version
 gets ``versions/<deploy id>``, which stays readable after newer deploys (or a rollback)
-go live, so a run finishes on the code it started with.
+go live, so a run finishes on the code it started with. tarmac's cleanup keeps such a
+deploy while runs need it: each task reports its version as it starts, and the DAG
+processor renews the versions of every queued or running run (``runs_in_use.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tarmac.agent.cache import BundleCache
 from tarmac.agent.client import AgentRejected, LiveCodeClient, ServerUnavailable
 from tarmac.agent.folder import LiveFolder
 from tarmac.airflow.parse_requests import BundleParseRequests
+from tarmac.airflow.runs_in_use import InUseRenewer, versions_of_unfinished_runs
 from tarmac.airflow.version_dirs import ensure_version_dir
 
 DEFAULT_REFRESH_INTERVAL_SECONDS = 2
@@ -70,6 +73,11 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
             # After a switch the changed files go first in the DAG processor's queue.
             reparse=BundleParseRequests(bundle_name=self.name),
         )
+        self._renewer = InUseRenewer(
+            seconds=self.version_in_use_seconds,
+            find=lambda: versions_of_unfinished_runs(self.name),
+            report=lambda version, seconds: self.client.report_in_use(version, seconds=seconds),
+        )
 
     @property
     def path(self) -> Path:
@@ -99,6 +107,8 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
             raise AirflowException("a versioned tarmac bundle does not refresh")
         with self.lock():
             self._follow_live()
+        # The DAG processor refreshes every few seconds: keep what unfinished runs read.
+        self._renewer.renew()
 
     def _follow_live(self) -> None:
         live = self.client.current()
@@ -114,7 +124,8 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
         ensure_version_dir(source=source, target=target)
 
     def _report_in_use(self, deploy_id: str) -> None:
-        """Each task of a run on this version renews it: cleanup keeps the deploy meanwhile.
+        """Each task of a run on this version reports it as it starts (and the DAG
+        processor renews it while the run is unfinished): cleanup keeps the deploy meanwhile.
 
         Best effort: a task never fails because the report could not be sent.
         """

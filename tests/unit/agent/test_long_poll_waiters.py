@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from contextlib import suppress
 from dataclasses import replace
 
 import pytest
@@ -77,15 +78,19 @@ class Live:
     def __init__(self) -> None:
         self.deploys: dict[str, str] = {"dep": "d1"}
         self.reads = 0
+        self.asked: list[set[str]] = []
 
     def read(self, deployment_ids: Collection[str]) -> dict[str, CurrentDags]:
         self.reads += 1
+        self.asked.append(set(deployment_ids))
         return {d: _dags(self.deploys[d]) for d in deployment_ids if d in self.deploys}
 
 
-async def _settle() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0.005)
+async def _until(condition: Callable[[], bool], *, timeout: float = 60) -> None:
+    """Let the event loop run until ``condition`` holds (a generous bound, not a timing)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.001)
 
 
 def test_a_poke_wakes_only_waiters_whose_etag_is_stale() -> None:
@@ -97,8 +102,8 @@ def test_a_poke_wakes_only_waiters_whose_etag_is_stale() -> None:
             waiter.etag = "d1"
             sleeping = asyncio.create_task(waiter.wait(5))
             watcher.poke("dep")  # a commit that left d1 live (nothing to wake)
-            await _settle()
-            assert not sleeping.done() and watcher.sleeping == 1
+            await _until(lambda: live.reads == 1 and watcher.sleeping == 1)  # d1 was read
+            assert not sleeping.done()
             live.deploys["dep"] = "d2"
             watcher.poke("dep")
             assert await sleeping == _dags("d2")
@@ -116,13 +121,20 @@ def test_the_periodic_check_sees_changes_from_other_replicas() -> None:
         with watcher.watch(deployment_id="dep") as waiter:
             waiter.etag = "d1"
             sleeping = asyncio.create_task(waiter.wait(5))
-            await _settle()
+            await _until(lambda: live.reads >= 1)  # a periodic check found d1, woke no one
             assert not sleeping.done()
             live.deploys["dep"] = "d2"  # committed elsewhere: no poke
             assert await sleeping == _dags("d2")
-        reads = live.reads
-        await asyncio.sleep(0.1)
-        assert live.reads == reads, "no waiters, no queries"
+        asked_before = len(live.asked)
+        # A waiter elsewhere keeps the periodic check going: three rounds, none asks for dep.
+        with watcher.watch(deployment_id="other") as other:
+            other.etag = "o1"
+            elsewhere = asyncio.create_task(other.wait(60))
+            await _until(lambda: sum("other" in ids for ids in live.asked) >= 3)
+            elsewhere.cancel()
+            with suppress(asyncio.CancelledError):
+                await elsewhere
+        assert all("dep" not in ids for ids in live.asked[asked_before:]), "no waiters, no queries"
         await watcher.close()
 
     asyncio.run(scenario())
@@ -157,7 +169,7 @@ def test_closing_answers_every_waiter_at_once() -> None:
         with watcher.watch(deployment_id="dep") as waiter:
             waiter.etag = "d1"
             sleeping = asyncio.create_task(waiter.wait(60))
-            await _settle()
+            await _until(lambda: watcher.sleeping == 1)
             watcher.release_all_threadsafe()
             assert await sleeping is None  # "not modified"
             assert watcher.closed
