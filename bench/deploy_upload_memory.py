@@ -156,6 +156,9 @@ def _multipart(handle: Any) -> dict[str, Any]:
 class TarmacTarget:
     """A fresh ``tarmac server`` with one dag_deploy Deployment, warmed by a tiny deploy."""
 
+    deployment_settings: dict[str, Any] = {}
+    """Settings it PATCHes on the Deployment once created."""
+
     def __init__(self, work: Path) -> None:
         self.server = ServerProcess(
             data_dir=work / "data",
@@ -169,7 +172,7 @@ class TarmacTarget:
             timeout=UPLOAD_TIMEOUT,
         )
         try:
-            self.server.start()
+            self.server.start(timeout=120)  # a shared, loaded machine starts slowly
             assert self.server.process is not None
             self.pid = self.server.process.pid
             self._prepare()
@@ -181,6 +184,11 @@ class TarmacTarget:
         body = {"name": "bench", "runtime_version": "12.4.0", "dag_deploy_mode": "dag_deploy"}
         created = self.client.post("/api/v1/deployments", json=body)
         assert created.status_code == 201, created.text
+        if self.deployment_settings:
+            changed = self.client.patch(
+                f"/api/v1/deployments/{created.json()['id']}", json=self.deployment_settings
+            )
+            assert changed.status_code == 200, changed.text
         self.path = f"/api/v1/deployments/{created.json()['id']}/deploys"
         warm = make_bundle({"dags/warm.py": dag_file("warm")})
         response = self.client.post(
