@@ -289,6 +289,15 @@ class Run:
     written: float
     seconds: float
     samples: int
+    cpu_seconds: float = 0.0
+    """The server's CPU time (user + system) during the upload."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (``/proc/PID/stat``)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(make_target: Callable[[Path], UploadTarget], bundle: Path, sha256: str) -> Run:
@@ -300,10 +309,12 @@ def measure(make_target: Callable[[Path], UploadTarget], bundle: Path, sha256: s
             with open(f"/proc/{target.pid}/clear_refs", "w") as refs:
                 refs.write("5")  # reset VmHWM to the current RSS
             wchar_before = proc_field(target.pid, "io", "wchar")
+            cpu_before = cpu_seconds(target.pid)
             with RssSampler(target.pid) as sampler:
                 started = time.perf_counter()
                 response = target.upload(bundle)
                 seconds = time.perf_counter() - started
+            cpu = cpu_seconds(target.pid) - cpu_before
             target.check(response, sha256)
             written = proc_field(target.pid, "io", "wchar") - wchar_before
             kernel_peak = proc_field(target.pid, "status", "VmHWM") / 1024
@@ -316,6 +327,7 @@ def measure(make_target: Callable[[Path], UploadTarget], bundle: Path, sha256: s
         written=written / bundle.stat().st_size,
         seconds=seconds,
         samples=sampler.samples,
+        cpu_seconds=cpu,
     )
 
 
