@@ -391,7 +391,8 @@ def write_section(path: Path, section: str) -> None:
     lines = text_now.splitlines(keepends=True)
     heading = section.splitlines()[0].strip()
     names = [i for i, line in enumerate(lines) if line.strip() == heading]
-    names = names or [i for i, line in enumerate(lines) if line.strip() == HEADING]
+    if not names and heading == f"{HEADING} (SQLite)":  # the one section it had, on SQLite
+        names = [i for i, line in enumerate(lines) if line.strip() == HEADING]
     try:
         start = names[0]
     except IndexError:
