@@ -352,12 +352,23 @@ def make_bundle_small(seed_value: int) -> bytes:
 # --- report -------------------------------------------------------------------------------
 
 
+def _commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
 def markdown(switches: list[SwitchResult], idle: IdleResult | None) -> str:
     lines = [
         HEADING,
         "",
-        f"`bench/agent_switch.py`, {time.strftime('%Y-%m-%d')}, 2 cores / 24 GiB, SQLite, "
-        "a real `tarmac server` and a real `tarmac agent` on one machine. Bundle: 50 MB in "
+        f"`bench/agent_switch.py`, {time.strftime('%Y-%m-%d %H:%M %Z')}, commit {_commit()}, "
+        f"{os.cpu_count()} cores shared with other work (load average "
+        f"{os.getloadavg()[0]:.1f} at the end), SQLite, a real `tarmac server` and a real "
+        "`tarmac agent` on one machine. Bundle: 50 MB in "
         "5,000 files (random bytes, so the tar.gz is 50 MB too). A thread polls the agent's "
         "symlink every millisecond. *response → switched*: from the rollback's HTTP response "
         "to the symlink pointing at the target; negative when the agent switched before the "
@@ -380,10 +391,11 @@ def markdown(switches: list[SwitchResult], idle: IdleResult | None) -> str:
     lines += [
         "",
         "p99 of so few runs is close to the maximum. A cached switch is a symlink swap; an "
-        "uncached one is dominated by unpacking 5,000 files with the shared materialiser "
-        "(each file is fsynced), so it moves with the machine's disk load (runs on this shared "
-        "machine ranged from 2.7 to 9.9 s). The history length does not enter the switch: "
-        "the agent asks only for the live deploy and one blob.",
+        "uncached one fetches and unpacks the target's files (the two bundles here share "
+        "none, so the agent's deltas save nothing: every byte moves) and makes them durable "
+        "with one file-system flush, so it moves with the machine's disk and CPU load. The "
+        "history length does not enter the switch: the agent asks only for the live deploy "
+        "and the files it lacks.",
     ]
     if idle is not None:
         lines += [

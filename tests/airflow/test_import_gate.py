@@ -263,3 +263,16 @@ def test_changing_an_environment_variable_is_checked_again_not_served_from_cache
 
     assert deploy["import_check"]["status"] == "passed"
     assert deploy["dag_ids"] == ["regional"]
+
+
+def test_with_the_check_off_no_airflow_parses_the_live_bundle_either(api: Api) -> None:
+    """Off means off: the live deploy's import errors (the gate's baseline) only matter
+    when a check found errors, so nothing runs Airflow on a deploy with the check off."""
+    dep = _deployment(api, AIRFLOW_2)
+    api.ok(api.patch(f"/api/v1/deployments/{dep['id']}", json={"dag_import_check": "off"}))
+    api.ok(_deploy(api, dep["id"], GOOD), 201)
+    second = api.ok(_deploy(api, dep["id"], make_bundle({"ml.py": dag_file("ml")})), 201)
+    assert second["import_check"]["status"] == "off"
+    data_dir = Path(api.client.app.state.installation.data_dir)  # type: ignore[attr-defined]
+    results = data_dir / "import-checks"
+    assert not results.exists() or list(results.rglob("*.json")) == []

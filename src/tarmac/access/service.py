@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -95,25 +95,49 @@ def set_password(session: Session, *, user_id: str, password: str) -> int:
 
 
 def authenticate_token(session: Session, token: str | None) -> Principal:
-    """The caller behind a bearer token, or 401 for a missing, unknown or revoked one."""
+    """The caller behind a bearer token, or 401 for a missing, unknown or revoked one.
+
+    Every request runs this, so it is one statement: the token, its user and the user's
+    Deployment roles (none are read for a Deployment-scoped token), as plain rows.
+    """
     if not token:
         raise Unauthenticated("an API token is required (Authorization: Bearer <token>)")
-    record = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
-    if record is None or record.revoked_at is not None:
+    rows = session.execute(
+        select(
+            ApiToken.revoked_at,
+            ApiToken.scope_deployment_id,
+            User.id,
+            User.username,
+            User.system_role,
+            DeploymentMember.deployment_id,
+            DeploymentMember.role,
+        )
+        .select_from(ApiToken)
+        .outerjoin(User, User.id == ApiToken.user_id)
+        .outerjoin(
+            DeploymentMember,
+            and_(DeploymentMember.user_id == User.id, ApiToken.scope_deployment_id.is_(None)),
+        )
+        .where(ApiToken.token_sha256 == token_digest(token))
+    ).all()
+    if not rows or rows[0].revoked_at is not None:
         raise Unauthenticated("the API token is unknown or revoked")
-    user = session.get(User, record.user_id)
-    if user is None:
+    first = rows[0]
+    if first.id is None:
         raise Unauthenticated("the API token's user no longer exists")
-    if record.scope_deployment_id is not None:
+    if first.scope_deployment_id is not None:
         return Principal(
-            user_id=user.id,
-            username=user.username,
+            user_id=first.id,
+            username=first.username,
             system_role=None,
             system_permissions=frozenset(),
-            deployment_permissions={record.scope_deployment_id: AGENT_PERMISSIONS},
-            scope_deployment_id=record.scope_deployment_id,
+            deployment_permissions={first.scope_deployment_id: AGENT_PERMISSIONS},
+            scope_deployment_id=first.scope_deployment_id,
         )
-    return principal_for_user(session, user)
+    roles = [(row.deployment_id, row.role) for row in rows if row.deployment_id is not None]
+    return _principal(
+        user_id=first.id, username=first.username, system_role=first.system_role, roles=roles
+    )
 
 
 def authenticate_password(session: Session, *, username: str, password: str) -> Principal:
@@ -125,21 +149,34 @@ def authenticate_password(session: Session, *, username: str, password: str) -> 
 
 def principal_for_user(session: Session, user: User) -> Principal:
     """Load a user's system role and every Deployment role into a Principal."""
-    system_permissions = (
-        SYSTEM_ROLE_PERMISSIONS[SystemRole(user.system_role)] if user.system_role else frozenset()
+    memberships = session.execute(
+        select(DeploymentMember.deployment_id, DeploymentMember.role).where(
+            DeploymentMember.user_id == user.id
+        )
     )
-    memberships = session.scalars(
-        select(DeploymentMember).where(DeploymentMember.user_id == user.id)
-    )
-    deployment_permissions = {
-        m.deployment_id: DEPLOYMENT_ROLE_PERMISSIONS[DeploymentRole(m.role)] for m in memberships
-    }
-    return Principal(
+    return _principal(
         user_id=user.id,
         username=user.username,
         system_role=user.system_role,
+        roles=[(m.deployment_id, m.role) for m in memberships],
+    )
+
+
+def _principal(
+    *, user_id: str, username: str, system_role: str | None, roles: list[tuple[str, str]]
+) -> Principal:
+    system_permissions = (
+        SYSTEM_ROLE_PERMISSIONS[SystemRole(system_role)] if system_role else frozenset()
+    )
+    return Principal(
+        user_id=user_id,
+        username=username,
+        system_role=system_role,
         system_permissions=system_permissions,
-        deployment_permissions=deployment_permissions,
+        deployment_permissions={
+            deployment_id: DEPLOYMENT_ROLE_PERMISSIONS[DeploymentRole(role)]
+            for deployment_id, role in roles
+        },
     )
 
 

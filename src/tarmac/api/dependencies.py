@@ -13,7 +13,8 @@ from tarmac.access.service import authenticate_token
 from tarmac.installation.context import Installation
 
 
-def get_installation(request: Request) -> Installation:
+async def get_installation(request: Request) -> Installation:
+    """Async on purpose: a plain attribute read needs no worker thread."""
     installation: Installation = request.app.state.installation
     return installation
 

@@ -33,11 +33,17 @@ from tarmac.events.service import record_event
 from tarmac.failpoints import failpoint
 from tarmac.rollouts.snapshots import prune_orphan_snapshots
 
-DEFAULT_BATCH_SIZE = 500
+DEFAULT_BATCH_SIZE = 20_000
+"""The most deploys one transaction deletes; ``BatchSizer`` keeps batches shorter in time."""
+BUNDLE_BATCH_SIZE = 500
+"""The most bundles one transaction deletes (each also renames and removes files)."""
 DEFAULT_GRACE_SECONDS = 3600.0
 IN_USE_MARGIN_SECONDS = 60.0
 MAX_OLDER_THAN_DAYS = 36_500
-MAX_PAUSE_SECONDS = 0.2
+MAX_PAUSE_SECONDS = 0.03
+FIRST_DEPLOY_BATCH = 500
+LEAST_DEPLOY_BATCH = 100
+TARGET_BATCH_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -116,12 +122,13 @@ def cleanup_deploy_revisions(
         deploys = _delete_expired_deploys(
             database, cutoff=cutoff, batch_size=batch_size, on_batch=tick
         )
+        bundle_batch = min(batch_size, BUNDLE_BATCH_SIZE)
         bundles = delete_unreferenced_bundles(
-            database, files=files, window=window, batch_size=batch_size, on_batch=tick
+            database, files=files, window=window, batch_size=bundle_batch, on_batch=tick
         )
         bundles.add(
             delete_orphan_files(
-                database, files=files, window=window, batch_size=batch_size, on_batch=tick
+                database, files=files, window=window, batch_size=bundle_batch, on_batch=tick
             )
         )
         files.remove_stale_tombstones(older_than=window.fresh_after)
@@ -144,9 +151,10 @@ def cleanup_deploy_revisions(
 class BatchPacer:
     """Runs after every batch; on SQLite it then leaves the write lock free for a while.
 
-    SQLite has no queue for its write lock: a waiting writer sleeps and retries (up to
-    100 ms apart), so a cleanup that takes the lock again at once could starve it. A
-    pause as long as the batch itself lets waiting requests in within a batch or two.
+    SQLite has no queue for its write lock: a waiting writer sleeps and retries, so a
+    cleanup that takes the lock again at once could starve it. Its sleeps are at most
+    25 ms apart for the first 128 ms of waiting, so a pause as long as the batch, up to
+    30 ms, lets a writer that waited through one short batch in during the pause.
     """
 
     def __init__(self, *, on_batch: Callable[[], None], sqlite: bool) -> None:
@@ -162,18 +170,42 @@ class BatchPacer:
         self._since = time.monotonic()
 
 
+class BatchSizer:
+    """How many deploys the next batch takes: as many as fit in ``TARGET_BATCH_SECONDS``.
+
+    A transaction holds locks (SQLite's write lock; the Deployments' row locks on
+    PostgreSQL) that requests wait for, so batches are kept short in time, not in rows:
+    the size follows the last batch's pace, at most doubling or halving at once, within
+    ``LEAST_DEPLOY_BATCH`` (so a slow machine still makes progress, not one commit per
+    deploy) and ``most``.
+    """
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self.size = min(most, FIRST_DEPLOY_BATCH)
+
+    def next(self, *, deleted: int, seconds: float) -> int:
+        if deleted >= self.size and seconds > 0:
+            fitting = int(self.size * TARGET_BATCH_SECONDS / seconds)
+            least = min(self.most, LEAST_DEPLOY_BATCH)
+            self.size = max(least, self.size // 2, min(self.most, self.size * 2, fitting))
+        return self.size
+
+
 def _delete_expired_deploys(
     database: Database, *, cutoff: datetime, batch_size: int, on_batch: Callable[[], None]
 ) -> int:
     deleted = 0
     cursor: Cursor | None = None
+    sizer = BatchSizer(batch_size)
+    size = sizer.size
     while True:
-        count, cursor = delete_expired_batch(
-            database, cutoff=cutoff, batch_size=batch_size, after=cursor
-        )
+        started = time.monotonic()
+        count, cursor = delete_expired_batch(database, cutoff=cutoff, batch_size=size, after=cursor)
         deleted += count
         if cursor is None:
             return deleted
+        size = sizer.next(deleted=count, seconds=time.monotonic() - started)
         failpoint("cleanup_after_batch")
         on_batch()
 

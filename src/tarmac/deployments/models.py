@@ -26,7 +26,7 @@ class Deployment(Base):
     dag_import_check: Mapped[str] = mapped_column(String(8), default="block")
     resources: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     current_deploy_id: Mapped[str | None] = mapped_column(
-        ForeignKey("deploys.id", use_alter=True, ondelete="SET NULL")
+        ForeignKey("deploys.id", use_alter=True, ondelete="SET NULL"), index=True
     )
     # The last sequence number handed out; bumped under the Deployment's deploy lock.
     last_deploy_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from tarmac.access import roles
 from tarmac.access.principal import Principal
@@ -93,9 +93,16 @@ def get_deployment(
     deployment_id: str,
     permission: str = roles.DEPLOYMENT_GET,
     for_update: bool = False,
+    env_vars: bool = True,
 ) -> Deployment:
-    """A Deployment the caller holds ``permission`` on; 404 if none, 403 if not allowed."""
+    """A Deployment the caller holds ``permission`` on; 404 if none, 403 if not allowed.
+
+    ``env_vars=False`` skips loading its environment variables up front (a second
+    statement) for callers that never look at them; they still load if touched.
+    """
     query = select(Deployment).where(Deployment.id == deployment_id)
+    if not env_vars:
+        query = query.options(lazyload(Deployment.env_vars))
     if for_update:
         query = query.with_for_update()
     deployment = session.scalar(query)

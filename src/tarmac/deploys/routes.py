@@ -155,12 +155,7 @@ def list_deploys(
     )
     status = status_row(session, deployment.id)
     return DeployList(
-        items=[
-            service.deploy_out(d, deployment).model_copy(
-                update={"rollout": rollout_of(status, d.id)}
-            )
-            for d in items
-        ],
+        items=[service.deploy_out(d, deployment, rollout=rollout_of(status, d.id)) for d in items],
         next_cursor=next_cursor,
     )
 
@@ -173,7 +168,7 @@ def get_deploy(
         session, principal=principal, deployment_id=deployment_id, deploy_id=deploy_id
     )
     rollout = rollout_of(status_row(session, deployment.id), deploy.id)
-    return service.deploy_out(deploy, deployment).model_copy(update={"rollout": rollout})
+    return service.deploy_out(deploy, deployment, rollout=rollout)
 
 
 @router.get(

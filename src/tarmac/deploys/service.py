@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from tarmac.access import roles
 from tarmac.access.principal import Principal
@@ -37,6 +37,7 @@ from tarmac.errors import (
     RuntimeDowngrade,
 )
 from tarmac.installation.flags import InstallationFlags
+from tarmac.rollouts.schemas import RolloutOut
 from tarmac.runtime_backends.base import RuntimeBackend
 from tarmac.runtimes.catalog import RuntimeCatalog
 from tarmac.safe_ops.deploy_checks import check_plain_deploy, record_waivers, waived_event_fields
@@ -272,11 +273,17 @@ def list_deploys(
         principal=principal,
         deployment_id=deployment_id,
         permission=roles.DEPLOY_REVISIONS_GET,
+        env_vars=False,
     )
     size = DEFAULT_PAGE if limit is None else limit
     if not 1 <= size <= MAX_PAGE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
-    query = select(Deploy).where(Deploy.deployment_id == deployment_id)
+    # One statement: the page with its Git metadata (not a second SELECT … IN).
+    query = (
+        select(Deploy)
+        .where(Deploy.deployment_id == deployment_id)
+        .options(joinedload(Deploy.git_record))
+    )
     if cursor:
         query = query.where(Deploy.seq < _decode_cursor(cursor))
     rows = list(session.scalars(query.order_by(Deploy.seq.desc()).limit(size + 1)))
@@ -293,6 +300,7 @@ def get_deploy(
         principal=principal,
         deployment_id=deployment_id,
         permission=roles.DEPLOY_REVISIONS_GET,
+        env_vars=False,
     )
     deploy = find_deploy(session, deployment_id=deployment_id, ref=deploy_id)
     if deploy is None or deploy.deployment_id != deployment_id:
@@ -302,7 +310,11 @@ def get_deploy(
 
 def current_dags(session: Session, *, principal: Principal, deployment_id: str) -> CurrentDags:
     deployment = get_deployment(
-        session, principal=principal, deployment_id=deployment_id, permission=roles.DAGS_READ
+        session,
+        principal=principal,
+        deployment_id=deployment_id,
+        permission=roles.DAGS_READ,
+        env_vars=False,
     )
     live = live_deploy(session, deployment)
     return CurrentDags(
@@ -337,7 +349,9 @@ def deploy_dags(
 _COLUMNS = frozenset(Deploy.__table__.columns.keys())
 
 
-def deploy_out(deploy: Deploy, deployment: Deployment) -> DeployOut:
+def deploy_out(
+    deploy: Deploy, deployment: Deployment, *, rollout: RolloutOut | None = None
+) -> DeployOut:
     """A deploy as the API shows it: its own columns, and whether it is the live one."""
     # Fields that are not columns are derived: is_current, dag_ids, marked_bad (and the
     # reported rollout, filled by the routes).
@@ -349,6 +363,7 @@ def deploy_out(deploy: Deploy, deployment: Deployment) -> DeployOut:
         dag_ids=sorted(deploy.dags) if deploy.dags is not None else None,
         marked_bad=marked_bad_out(deploy),
         git=git_out(git_of(deploy)),
+        rollout=rollout,
     )
 
 

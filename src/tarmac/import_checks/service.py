@@ -101,10 +101,15 @@ def gate_deploy(
             folder=lambda: _unpacked(installation, target.bundle_sha256),
             deployment_env=target.env,
         )
+    # The live deploy's errors matter only to tell new errors from known ones: with the
+    # check off, skipped, or clean, nothing runs Airflow on the live bundle.
+    needs_baseline = isinstance(checked, ImportReport) and bool(checked.errors)
     result = decide(
         mode=target.mode,
         checked=checked,
-        baseline=_baseline(installation, checker, live, target.env) if live else None,
+        baseline=(
+            _baseline(installation, checker, live, target.env) if live and needs_baseline else None
+        ),
         allow_import_errors=allow_import_errors,
     )
     return _gate(target, result)
