@@ -50,7 +50,10 @@ def run_airflow(
     try:
         if record is not None:
             _record_group(record, process.pid, what)
-        failpoint(f"runtime_during_{'_'.join(args[:2])}")  # e.g. runtime_during_db_downgrade
+        if args[:2] == ("db", "downgrade"):
+            failpoint("runtime_during_db_downgrade")  # Airflow's downgrade under way
+        elif args[:2] == ("db", "migrate"):
+            failpoint("runtime_during_db_migrate")
         try:
             returncode = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
