@@ -17,6 +17,11 @@ COMPONENTS_3 = ("scheduler", "dag-processor", "api-server", "triggerer")
 COMPONENTS_2 = ("scheduler", "dag-processor", "webserver", "triggerer")
 
 
+def database_driver_requirements(*, sqlite: bool) -> tuple[str, ...]:
+    """What an environment needs beside Airflow to reach its metadata database."""
+    return () if sqlite else ("psycopg2-binary",)
+
+
 def is_airflow_3(airflow_version: str) -> bool:
     return parse_airflow_version(airflow_version) >= (3, 0, 0)
 
@@ -52,10 +57,9 @@ class AirflowSettings:
         self, airflow_version: str, deploy_requirements: tuple[str, ...] = ()
     ) -> EnvironmentSpec:
         """Airflow, the PostgreSQL driver when the database is one, the deploy's requirements."""
-        extra = () if self.sqlite else ("psycopg2-binary",)
         return EnvironmentSpec(
             airflow_version=airflow_version,
-            extra_requirements=extra,
+            extra_requirements=database_driver_requirements(sqlite=self.sqlite),
             deploy_requirements=deploy_requirements,
         )
 

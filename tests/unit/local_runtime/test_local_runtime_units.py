@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from tarmac.cli.main import app
 from tarmac.cli.runtime import describe_runtime
 from tarmac.local_runtime.airflow_settings import AirflowSettings, components_for
-from tarmac.local_runtime.environments import EnvironmentSpec
+from tarmac.local_runtime.environments import EnvironmentCache, EnvironmentSpec
 from tarmac.local_runtime.journal import InProgress, Journal, JournalState, Reached
 from tarmac.local_runtime.layout import RuntimeHome
 
@@ -90,3 +93,24 @@ def test_status_line_says_what_a_stopped_runtime_runs_and_which_dags_fail() -> N
         "new import error: ml.py: ImportError: x",
         "import error: old.py: SyntaxError: y",
     ]
+
+
+def test_prepare_with_postgres_finds_what_a_postgresql_runtime_asks_for(tmp_path: Path) -> None:
+    """`tarmac runtime prepare 3.1-9 --postgres` (as .ci/run does) resolves to the very
+    environment a runtime side with a PostgreSQL metadata database looks up."""
+    home = RuntimeHome(tmp_path / "home")
+    settings = AirflowSettings(home=home, database_url="postgresql://db/x", web_port=8080)
+    asked = settings.environment_spec("3.1.8")
+    built = tmp_path / "cache" / "envs" / "built-for-postgres"
+    (built / "bin").mkdir(parents=True)
+    (built / "bin" / "python").touch()
+    (tmp_path / "cache" / "specs").mkdir()
+    (tmp_path / "cache" / "specs" / f"{asked.key}.json").write_text(
+        '{"digest": "built-for-postgres"}'
+    )
+    prepare = ["runtime", "prepare", "3.1-9", "--env-cache", str(tmp_path / "cache")]
+
+    result = CliRunner().invoke(app, [*prepare, "--postgres"])
+    assert result.exit_code == 0, result.output
+    assert str(built) in result.output.replace("\n", "")
+    assert EnvironmentCache(tmp_path / "cache").find(EnvironmentSpec("3.1.8")) is None
