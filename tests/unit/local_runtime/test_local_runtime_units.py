@@ -37,6 +37,33 @@ def test_each_airflow_version_gets_its_own_config_file_and_secrets_stay_in_env(
     assert home.ports() == home.ports()  # chosen once, kept
 
 
+def test_a_postgresql_url_reaches_airflow_with_the_driver_its_environment_holds(
+    tmp_path: Path,
+) -> None:
+    """SQLAlchemy 2.1 (Airflow 3.1's environment) reads a bare postgresql:// as psycopg 3."""
+    home = RuntimeHome(tmp_path)
+    settings = AirflowSettings(
+        home=home, database_url="postgresql://u:p%40ss@db:5432/af", web_port=8080
+    )
+    assert settings.environment_spec("3.1.8").extra_requirements == ("psycopg2-binary",)
+    for version in ("3.1.8", "2.10.5"):
+        conn = settings.environment(version, deployment_env={})[
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+        ]
+        assert conn == "postgresql+psycopg2://u:p%40ss@db:5432/af"
+    chosen = "postgresql+pg8000://u@db/af"  # a driver the user named stays theirs
+    settings = AirflowSettings(home=home, database_url=chosen, web_port=8080)
+    assert (
+        settings.environment("3.1.8", deployment_env={})["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        == chosen
+    )
+    sqlite = AirflowSettings(home=home, database_url=home.sqlite_url(), web_port=8080)
+    assert (
+        sqlite.environment("3.1.8", deployment_env={})["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        == home.sqlite_url()
+    )
+
+
 def test_environment_specs_add_the_fab_provider_only_from_airflow_3() -> None:
     assert EnvironmentSpec("3.1.8").requirements == (
         "apache-airflow==3.1.8",
