@@ -152,7 +152,9 @@ def prepare(
             environment = cache.ensure(
                 EnvironmentSpec(
                     airflow_version=airflow_version,
-                    extra_requirements=database_driver_requirements(sqlite=not postgres),
+                    extra_requirements=database_driver_requirements(
+                        airflow_version, sqlite=not postgres
+                    ),
                     deploy_requirements=deploy_requirements,
                 ),
                 progress=lambda message: status.update(message),

@@ -19,9 +19,15 @@ COMPONENTS_3 = ("scheduler", "dag-processor", "api-server", "triggerer")
 COMPONENTS_2 = ("scheduler", "dag-processor", "webserver", "triggerer")
 
 
-def database_driver_requirements(*, sqlite: bool) -> tuple[str, ...]:
-    """What an environment needs beside Airflow to reach its metadata database."""
-    return () if sqlite else ("psycopg2-binary",)
+def database_driver_requirements(airflow_version: str, *, sqlite: bool) -> tuple[str, ...]:
+    """What an environment needs beside Airflow to reach its metadata database.
+
+    PostgreSQL: psycopg2, and on Airflow 3 asyncpg too (its async engine, which Airflow
+    derives from the URL as ``postgresql+asyncpg``, is created by every command).
+    """
+    if sqlite:
+        return ()
+    return ("psycopg2-binary", "asyncpg") if is_airflow_3(airflow_version) else ("psycopg2-binary",)
 
 
 def airflow_database_url(url: str) -> str:
@@ -71,7 +77,7 @@ class AirflowSettings:
         """Airflow, the PostgreSQL driver when the database is one, the deploy's requirements."""
         return EnvironmentSpec(
             airflow_version=airflow_version,
-            extra_requirements=database_driver_requirements(sqlite=self.sqlite),
+            extra_requirements=database_driver_requirements(airflow_version, sqlite=self.sqlite),
             deploy_requirements=deploy_requirements,
         )
 

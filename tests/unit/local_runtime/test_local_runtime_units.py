@@ -40,12 +40,17 @@ def test_each_airflow_version_gets_its_own_config_file_and_secrets_stay_in_env(
 def test_a_postgresql_url_reaches_airflow_with_the_driver_its_environment_holds(
     tmp_path: Path,
 ) -> None:
-    """SQLAlchemy 2.1 (Airflow 3.1's environment) reads a bare postgresql:// as psycopg 3."""
+    """SQLAlchemy 2.1 (Airflow 3.1's environment) reads a bare postgresql:// as psycopg 3;
+    Airflow 3 derives postgresql+asyncpg from it for its async engine."""
     home = RuntimeHome(tmp_path)
     settings = AirflowSettings(
         home=home, database_url="postgresql://u:p%40ss@db:5432/af", web_port=8080
     )
-    assert settings.environment_spec("3.1.8").extra_requirements == ("psycopg2-binary",)
+    assert set(settings.environment_spec("3.1.8").extra_requirements) == {
+        "asyncpg",
+        "psycopg2-binary",
+    }
+    assert settings.environment_spec("2.10.5").extra_requirements == ("psycopg2-binary",)
     for version in ("3.1.8", "2.10.5"):
         conn = settings.environment(version, deployment_env={})[
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
