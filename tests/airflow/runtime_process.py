@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from tests.support.process import ADMIN_TOKEN, ServerProcess
 
@@ -32,8 +35,11 @@ class RuntimeProcess:
         home: Path,
         components: str,
         env_cache: Path = ENV_CACHE,
+        database_url: str | None = None,
     ) -> None:
         self.server = server
+        # None: SQLite in the home (the default); else `--metadata-db-url`, as Airflow takes it.
+        self.database_url = database_url
         self.env_cache = env_cache
         self.deployment_id = deployment_id
         self.home = home
@@ -63,6 +69,8 @@ class RuntimeProcess:
             "--health-timeout",
             "240",
         ]
+        if self.database_url:
+            command += ["--metadata-db-url", self.database_url]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
@@ -113,8 +121,16 @@ class RuntimeProcess:
         return json.loads((self.home / "run" / f"{name}.info.json").read_text())  # type: ignore[no-any-return]
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.home / "airflow" / "airflow.db", timeout=30) as db:
-            return db.execute(sql).fetchall()
+        if self.database_url is None:
+            with sqlite3.connect(self.home / "airflow" / "airflow.db", timeout=30) as db:
+                return db.execute(sql).fetchall()
+        url = make_url(self.database_url).set(drivername="postgresql+psycopg")
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(sql))]
+        finally:
+            engine.dispose()
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float, interval: float = 0.5) -> bool:
@@ -123,7 +139,7 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, interval: float =
         try:
             if condition():
                 return True
-        except (httpx.HTTPError, sqlite3.Error, OSError, KeyError):
+        except (httpx.HTTPError, sqlite3.Error, SQLAlchemyError, OSError, KeyError):
             pass
         time.sleep(interval)
     return condition()
@@ -140,14 +156,16 @@ def pid_alive(pid: int) -> bool:
 def airflow_cli(runtime: RuntimeProcess, airflow_version: str, *args: str) -> str:
     """Run Airflow's own CLI against the runtime's home, as its components see it."""
     from tarmac.local_runtime.airflow_settings import AirflowSettings
-    from tarmac.local_runtime.environments import EnvironmentCache, EnvironmentSpec
+    from tarmac.local_runtime.environments import EnvironmentCache
     from tarmac.local_runtime.layout import RuntimeHome
 
     home = RuntimeHome(runtime.home)
     settings = AirflowSettings(
-        home=home, database_url=home.sqlite_url(), web_port=home.ports()["web"]
+        home=home,
+        database_url=runtime.database_url or home.sqlite_url(),
+        web_port=home.ports()["web"],
     )
-    environment = EnvironmentCache(ENV_CACHE).find(EnvironmentSpec(airflow_version=airflow_version))
+    environment = EnvironmentCache(ENV_CACHE).find(settings.environment_spec(airflow_version))
     assert environment is not None, f"Airflow {airflow_version} is not prepared"
     env = {"PATH": os.environ["PATH"], **settings.environment(airflow_version, deployment_env={})}
     result = subprocess.run(

@@ -114,8 +114,16 @@ def prepare(
             help="A deploy's requirements.txt: build Airflow plus these (as its deploy would).",
         ),
     ] = None,
+    postgres: Annotated[
+        bool,
+        typer.Option(
+            "--postgres",
+            help="For a PostgreSQL metadata database (`run --metadata-db-url`): adds its driver.",
+        ),
+    ] = False,
 ) -> None:
     """Build the Airflow environment of a runtime ahead of time (about a minute, once)."""
+    from tarmac.local_runtime.airflow_settings import database_driver_requirements
     from tarmac.local_runtime.deploy_requirements import (
         DeployRequirementsInvalid,
         parse_requirements,
@@ -143,7 +151,11 @@ def prepare(
         try:
             environment = cache.ensure(
                 EnvironmentSpec(
-                    airflow_version=airflow_version, deploy_requirements=deploy_requirements
+                    airflow_version=airflow_version,
+                    extra_requirements=database_driver_requirements(
+                        airflow_version, sqlite=not postgres
+                    ),
+                    deploy_requirements=deploy_requirements,
                 ),
                 progress=lambda message: status.update(message),
             )

@@ -9,12 +9,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.engine import make_url
+
 from tarmac.local_runtime.environments import EnvironmentSpec
 from tarmac.local_runtime.layout import RuntimeHome
 from tarmac.runtimes.versions import parse_airflow_version
 
 COMPONENTS_3 = ("scheduler", "dag-processor", "api-server", "triggerer")
 COMPONENTS_2 = ("scheduler", "dag-processor", "webserver", "triggerer")
+
+
+def database_driver_requirements(airflow_version: str, *, sqlite: bool) -> tuple[str, ...]:
+    """What an environment needs beside Airflow to reach its metadata database.
+
+    PostgreSQL: psycopg2, and on Airflow 3 asyncpg too (its async engine, which Airflow
+    derives from the URL as ``postgresql+asyncpg``, is created by every command).
+    """
+    if sqlite:
+        return ()
+    return ("psycopg2-binary", "asyncpg") if is_airflow_3(airflow_version) else ("psycopg2-binary",)
+
+
+def airflow_database_url(url: str) -> str:
+    """The URL as Airflow must get it: a bare ``postgresql://`` names psycopg2, the driver
+    the environment holds. SQLAlchemy 2.1 (which pip picks for Airflow 3.1) reads a bare
+    ``postgresql://`` as psycopg 3, which is not installed: ``db migrate`` then failed."""
+    parsed = make_url(url)
+    if parsed.drivername != "postgresql":
+        return url
+    return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
 
 
 def is_airflow_3(airflow_version: str) -> bool:
@@ -52,10 +75,9 @@ class AirflowSettings:
         self, airflow_version: str, deploy_requirements: tuple[str, ...] = ()
     ) -> EnvironmentSpec:
         """Airflow, the PostgreSQL driver when the database is one, the deploy's requirements."""
-        extra = () if self.sqlite else ("psycopg2-binary",)
         return EnvironmentSpec(
             airflow_version=airflow_version,
-            extra_requirements=extra,
+            extra_requirements=database_driver_requirements(airflow_version, sqlite=self.sqlite),
             deploy_requirements=deploy_requirements,
         )
 
@@ -79,7 +101,7 @@ class AirflowSettings:
             # A deployed DAG runs on its schedule, as on Astro; pause it in Airflow if not.
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_database_url(self.database_url),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home.airflow_home / "logs"),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["worker_logs"]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from tarmac.cli.main import app
 from tarmac.cli.runtime import describe_runtime
 from tarmac.local_runtime.airflow_settings import AirflowSettings, components_for
-from tarmac.local_runtime.environments import EnvironmentSpec
+from tarmac.local_runtime.environments import EnvironmentCache, EnvironmentSpec
 from tarmac.local_runtime.journal import InProgress, Journal, JournalState, Reached
 from tarmac.local_runtime.layout import RuntimeHome
 
@@ -32,6 +35,38 @@ def test_each_airflow_version_gets_its_own_config_file_and_secrets_stay_in_env(
     assert env2["AIRFLOW__CORE__EXECUTOR"] == "SequentialExecutor"
     assert env3["AIRFLOW__CORE__FERNET_KEY"] == env2["AIRFLOW__CORE__FERNET_KEY"]
     assert home.ports() == home.ports()  # chosen once, kept
+
+
+def test_a_postgresql_url_reaches_airflow_with_the_driver_its_environment_holds(
+    tmp_path: Path,
+) -> None:
+    """SQLAlchemy 2.1 (Airflow 3.1's environment) reads a bare postgresql:// as psycopg 3;
+    Airflow 3 derives postgresql+asyncpg from it for its async engine."""
+    home = RuntimeHome(tmp_path)
+    settings = AirflowSettings(
+        home=home, database_url="postgresql://u:p%40ss@db:5432/af", web_port=8080
+    )
+    assert set(settings.environment_spec("3.1.8").extra_requirements) == {
+        "asyncpg",
+        "psycopg2-binary",
+    }
+    assert settings.environment_spec("2.10.5").extra_requirements == ("psycopg2-binary",)
+    for version in ("3.1.8", "2.10.5"):
+        conn = settings.environment(version, deployment_env={})[
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+        ]
+        assert conn == "postgresql+psycopg2://u:p%40ss@db:5432/af"
+    chosen = "postgresql+pg8000://u@db/af"  # a driver the user named stays theirs
+    settings = AirflowSettings(home=home, database_url=chosen, web_port=8080)
+    assert (
+        settings.environment("3.1.8", deployment_env={})["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        == chosen
+    )
+    sqlite = AirflowSettings(home=home, database_url=home.sqlite_url(), web_port=8080)
+    assert (
+        sqlite.environment("3.1.8", deployment_env={})["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        == home.sqlite_url()
+    )
 
 
 def test_environment_specs_add_the_fab_provider_only_from_airflow_3() -> None:
@@ -90,3 +125,24 @@ def test_status_line_says_what_a_stopped_runtime_runs_and_which_dags_fail() -> N
         "new import error: ml.py: ImportError: x",
         "import error: old.py: SyntaxError: y",
     ]
+
+
+def test_prepare_with_postgres_finds_what_a_postgresql_runtime_asks_for(tmp_path: Path) -> None:
+    """`tarmac runtime prepare 3.1-9 --postgres` (as .ci/run does) resolves to the very
+    environment a runtime side with a PostgreSQL metadata database looks up."""
+    home = RuntimeHome(tmp_path / "home")
+    settings = AirflowSettings(home=home, database_url="postgresql://db/x", web_port=8080)
+    asked = settings.environment_spec("3.1.8")
+    built = tmp_path / "cache" / "envs" / "built-for-postgres"
+    (built / "bin").mkdir(parents=True)
+    (built / "bin" / "python").touch()
+    (tmp_path / "cache" / "specs").mkdir()
+    (tmp_path / "cache" / "specs" / f"{asked.key}.json").write_text(
+        '{"digest": "built-for-postgres"}'
+    )
+    prepare = ["runtime", "prepare", "3.1-9", "--env-cache", str(tmp_path / "cache")]
+
+    result = CliRunner().invoke(app, [*prepare, "--postgres"])
+    assert result.exit_code == 0, result.output
+    assert str(built) in result.output.replace("\n", "")
+    assert EnvironmentCache(tmp_path / "cache").find(EnvironmentSpec("3.1.8")) is None
