@@ -229,7 +229,9 @@ def test_a_requirement_that_cannot_install_fails_the_rollout_before_anything_sto
         image="local/reqs:1",
         dags=make_bundle({"plain.py": PLAIN_DAG}),
     )
-    runtime.start()
+    # This machine's pip config waits 180 s per try on a stalled connection to PyPI (5
+    # retries: 18 min); a user's short network timeout makes such a stall fail fast too.
+    runtime.start(env={"PIP_DEFAULT_TIMEOUT": "20", "PIP_RETRIES": "2"})
     runtime.wait_running(d1["id"], airflow=AIRFLOW)
     scheduler_pid = runtime.component_info("scheduler")["pid"]
 

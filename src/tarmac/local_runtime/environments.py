@@ -92,9 +92,14 @@ class Environment:
 class EnvironmentCache:
     """Builds environments on demand and hands out the cached ones."""
 
-    def __init__(self, root: Path, *, python: str | None = None) -> None:
+    def __init__(
+        self, root: Path, *, python: str | None = None, install_timeout_seconds: float = 1800.0
+    ) -> None:
         self.root = root
         self.python = python or _base_python()
+        # A pip install that runs longer fails the build (and the rollout, before anything
+        # stops) instead of holding the runtime side forever.
+        self.install_timeout_seconds = install_timeout_seconds
 
     def find(self, spec: EnvironmentSpec) -> Environment | None:
         """The environment already built for ``spec``, or None."""
@@ -147,6 +152,7 @@ class EnvironmentCache:
                     *spec.requirements,
                 ],
                 what="pip install",
+                timeout=self.install_timeout_seconds,
             )
             return self._finish(spec, building, say, old_roots=(building,))
         finally:
@@ -180,7 +186,8 @@ class EnvironmentCache:
                     str(constraints),
                     *spec.deploy_requirements,
                 ],
-                what="pip install of the deploy's requirements.txt",
+                what=f"pip install of the deploy's requirements.txt ({wanted})",
+                timeout=self.install_timeout_seconds,
             )
             return self._finish(spec, building, say, old_roots=(building, base.path, source))
         finally:
@@ -267,9 +274,17 @@ def _base_python() -> str:
     )
 
 
-def _run(command: list[str], *, what: str) -> str:
+def _run(command: list[str], *, what: str, timeout: float | None = None) -> str:
     # No terminal: pip must never wait for an answer (credentials, confirmation).
-    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise EnvironmentBuildFailed(
+            f"{what} did not finish in {timeout:.0f} s (a stalled connection to the package"
+            " index, with pip's timeout and retries, or a build that hangs)"
+        ) from None
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
         raise EnvironmentBuildFailed(f"{what} failed (exit {result.returncode}):\n{tail}")

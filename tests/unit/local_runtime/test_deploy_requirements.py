@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,12 @@ from tarmac.local_runtime.deploy_requirements import (
     parse_requirements,
     read_deploy_requirements,
 )
-from tarmac.local_runtime.environments import EnvironmentCache, EnvironmentSpec
+from tarmac.local_runtime.environments import (
+    EnvironmentBuildFailed,
+    EnvironmentCache,
+    EnvironmentSpec,
+    _run,
+)
 from tarmac.local_runtime.journal import Journal, JournalState, Reached
 from tarmac.local_runtime.layout import RuntimeHome
 
@@ -120,3 +126,10 @@ def test_only_a_change_of_image_or_airflow_takes_the_bundles_requirements() -> N
     assert reached.keeps_image_of("img:1", "2.10.5")  # a DAG-only deploy keeps the env
     assert not reached.keeps_image_of("img:2", "2.10.5")
     assert not reached.keeps_image_of("img:1", "3.1.8")
+
+
+def test_a_pip_that_hangs_fails_the_build_instead_of_holding_the_runtime_side() -> None:
+    """A stalled connection to the index (pip's own timeout, times its retries) or a hung build."""
+    hang = [sys.executable, "-c", "import time; time.sleep(60)"]
+    with pytest.raises(EnvironmentBuildFailed, match=r"pip install of x==1 did not finish in 1 s"):
+        _run(hang, what="pip install of x==1", timeout=1)
