@@ -229,9 +229,7 @@ def test_a_requirement_that_cannot_install_fails_the_rollout_before_anything_sto
         image="local/reqs:1",
         dags=make_bundle({"plain.py": PLAIN_DAG}),
     )
-    # This machine's pip config waits 180 s per try on a stalled connection to PyPI (5
-    # retries: 18 min); a user's short network timeout makes such a stall fail fast too.
-    runtime.start(env={"PIP_DEFAULT_TIMEOUT": "20", "PIP_RETRIES": "2"})
+    runtime.start()
     runtime.wait_running(d1["id"], airflow=AIRFLOW)
     scheduler_pid = runtime.component_info("scheduler")["pid"]
 
@@ -244,24 +242,27 @@ def test_a_requirement_that_cannot_install_fails_the_rollout_before_anything_sto
     )
 
     seen: list[dict[str, Any]] = []
+    record_path = f"/api/v1/deployments/{deployment_id}/deploys/{d2['id']}"
 
     def failed() -> bool:
-        seen.append(runtime.status())  # the report of the failure, before the next one
-        return seen[-1]["state"] == "failed" and seen[-1]["rollout_deploy_id"] == d2["id"]
+        # The deploy's record keeps the failure; the runtime status says "failed" only
+        # until the next report (the previous deploy running again), so it is sampled
+        # on the way to see which states the rollout went through.
+        seen.append(runtime.status())
+        return client.get(record_path).json()["status"] == "FAILED"
 
     assert wait_for(failed, timeout=1200, interval=0.2), (runtime.status(), runtime.log())
-    error = seen[-1]["error"]
+    record = client.get(record_path).json()
+    error = record["failure_reason"]
     assert "requirements.txt" in error and MISSING.split("==")[0] in error
-    assert seen[-1]["reached_deploy_id"] == d1["id"]
-    # Reported in order: preparing, then failed; never stopping (nothing was stopped).
+    assert runtime.status()["reached_deploy_id"] == d1["id"]
+    # Reported: preparing, then failed; never stopping (nothing was stopped).
     states = [s["state"] for s in seen if s.get("rollout_deploy_id") == d2["id"]]
     assert "stopping" not in states, states
     # Nothing stopped: the scheduler that ran before is the one that runs now.
     assert pid_alive(scheduler_pid)
     assert runtime.component_info("scheduler")["pid"] == scheduler_pid
-    record = client.get(f"/api/v1/deployments/{deployment_id}/deploys/{d2['id']}").json()
-    assert record["status"] == "FAILED"
-    assert record["rollout"]["state"] == "failed"
+    assert record["status"] == "FAILED"  # the failure stays on the record
     assert MISSING.split("==")[0] in record["failure_reason"]
     assert f"restored deploy #{d1['seq']}" in record["failure_reason"]
     deployment = client.get(f"/api/v1/deployments/{deployment_id}").json()
