@@ -216,7 +216,7 @@ def timed_tarmac(*, data_dir: Path, database_url: str) -> Iterator[tuple[Api, Ti
         bootstrap_token=ADMIN_TOKEN,
         secret_key="bench-secret-key",
     )
-    timed = Timed(create_app(config))
+    timed = Timed(create_app(config, freeze_heap=True))  # as ``tarmac server`` runs it
     with TestClient(timed, raise_server_exceptions=True) as client:
         yield Api(client, ADMIN_TOKEN), timed
 

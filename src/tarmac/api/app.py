@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,8 +39,15 @@ from tarmac.webhooks.dispatcher import dispatching_webhooks
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The app; the installation (database, stores) opens when the app starts."""
+def create_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
+    """The app; the installation (database, stores) opens when the app starts.
+
+    ``freeze_heap`` (``tarmac server`` sets it) moves everything alive once the app has
+    started into the collector's permanent generation: a full collection then no longer
+    scans the startup heap, which made one request in a few hundred wait ~100 ms
+    (``bench/history_listing.py``). A process that builds many apps (the tests) leaves it
+    off, or their cyclic garbage would never be collected.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +72,9 @@ def create_app(settings: Settings) -> FastAPI:
                 ):
                     async with live_notifications.watching(installation.database) as watcher:
                         app.state.live_watcher = watcher
+                        if freeze_heap:
+                            gc.collect()
+                            gc.freeze()
                         yield
         finally:
             installation.close()

@@ -40,4 +40,4 @@ def server(
     except ConfigurationError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port, log_level=log_level)

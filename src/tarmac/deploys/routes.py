@@ -20,7 +20,12 @@ from fastapi import (
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from tarmac.api.dependencies import CurrentPrincipal, InstallationDep, ReadSession
+from tarmac.api.dependencies import (
+    CurrentPrincipal,
+    InstallationDep,
+    ReadSession,
+    reading_as_caller,
+)
 from tarmac.bundles.s3_blob_store import direct_download_url
 from tarmac.deploys import service
 from tarmac.deploys.live_notifications import (
@@ -144,31 +149,35 @@ async def create_deploy(
 @router.get("/deploys", response_model=DeployList)
 def list_deploys(
     deployment_id: str,
-    principal: CurrentPrincipal,
-    session: ReadSession,
+    request: Request,
+    installation: InstallationDep,
     limit: Annotated[int | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> DeployList:
     """The deploy history, newest first, a page at a time."""
-    items, next_cursor, deployment = service.list_deploys(
-        session, principal=principal, deployment_id=deployment_id, limit=limit, cursor=cursor
-    )
-    status = status_row(session, deployment.id)
-    return DeployList(
-        items=[service.deploy_out(d, deployment, rollout=rollout_of(status, d.id)) for d in items],
-        next_cursor=next_cursor,
-    )
+    with reading_as_caller(request, installation) as (principal, session):
+        items, next_cursor, deployment = service.list_deploys(
+            session, principal=principal, deployment_id=deployment_id, limit=limit, cursor=cursor
+        )
+        status = status_row(session, deployment.id)
+        return DeployList(
+            items=[
+                service.deploy_out(d, deployment, rollout=rollout_of(status, d.id)) for d in items
+            ],
+            next_cursor=next_cursor,
+        )
 
 
 @router.get("/deploys/{deploy_id}", response_model=DeployOut)
 def get_deploy(
-    deployment_id: str, deploy_id: str, principal: CurrentPrincipal, session: ReadSession
+    deployment_id: str, deploy_id: str, request: Request, installation: InstallationDep
 ) -> DeployOut:
-    deploy, deployment = service.get_deploy(
-        session, principal=principal, deployment_id=deployment_id, deploy_id=deploy_id
-    )
-    rollout = rollout_of(status_row(session, deployment.id), deploy.id)
-    return service.deploy_out(deploy, deployment, rollout=rollout)
+    with reading_as_caller(request, installation) as (principal, session):
+        deploy, deployment = service.get_deploy(
+            session, principal=principal, deployment_id=deployment_id, deploy_id=deploy_id
+        )
+        rollout = rollout_of(status_row(session, deployment.id), deploy.id)
+        return service.deploy_out(deploy, deployment, rollout=rollout)
 
 
 @router.get(
