@@ -114,7 +114,8 @@ def test_batches_delete_dependents_and_keep_live_pinned_and_their_links(
         assert snapshots == {"snap-10": ids[9], f"snap-{len(ids)}": ids[-1]}
         if database.engine.dialect.name == "sqlite":
             # Nothing points at a missing row, and every pooled connection enforces
-            # foreign keys and flushes commits again (the batches relaxed both on theirs).
+            # foreign keys, flushes commits, checkpoints the log itself and keeps SQLite's
+            # default page cache again (the batches changed all four on theirs).
             assert session.execute(text("PRAGMA foreign_key_check")).all() == []
     if database.engine.dialect.name == "sqlite":
         connections = [database.engine.connect() for _ in range(3)]
@@ -122,6 +123,8 @@ def test_batches_delete_dependents_and_keep_live_pinned_and_their_links(
             for connection in connections:
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
                 assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+                assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+                assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
         finally:
             for connection in connections:
                 connection.close()

@@ -162,11 +162,14 @@ class BatchPacer:
         self._sqlite = sqlite
         self._since = time.monotonic()
 
-    def __call__(self) -> None:
+    def __call__(self, locked_seconds: float | None = None) -> None:
+        """``locked_seconds``: how long the batch held the lock, if it let go of it before
+        it returned (the rest of the time since the last call writers could already use)."""
         busy = time.monotonic() - self._since
+        locked = busy if locked_seconds is None else min(locked_seconds, busy)
         self._on_batch()
         if self._sqlite:
-            time.sleep(min(busy, MAX_PAUSE_SECONDS))
+            time.sleep(max(0.0, min(locked, MAX_PAUSE_SECONDS) - (busy - locked)))
         self._since = time.monotonic()
 
 
@@ -193,21 +196,21 @@ class BatchSizer:
 
 
 def _delete_expired_deploys(
-    database: Database, *, cutoff: datetime, batch_size: int, on_batch: Callable[[], None]
+    database: Database, *, cutoff: datetime, batch_size: int, on_batch: BatchPacer
 ) -> int:
     deleted = 0
     cursor: Cursor | None = None
     sizer = BatchSizer(batch_size)
     size = sizer.size
     while True:
-        started = time.monotonic()
-        count, cursor = delete_expired_batch(database, cutoff=cutoff, batch_size=size, after=cursor)
-        deleted += count
+        batch = delete_expired_batch(database, cutoff=cutoff, batch_size=size, after=cursor)
+        deleted += batch.deleted
+        cursor = batch.cursor
         if cursor is None:
             return deleted
-        size = sizer.next(deleted=count, seconds=time.monotonic() - started)
+        size = sizer.next(deleted=batch.deleted, seconds=batch.locked_seconds)
         failpoint("cleanup_after_batch")
-        on_batch()
+        on_batch(batch.locked_seconds)
 
 
 def _report(
