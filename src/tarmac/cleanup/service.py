@@ -26,7 +26,9 @@ from tarmac.cleanup.bundles import (
 )
 from tarmac.cleanup.revisions import Cursor, count_expired, delete_expired_batch
 from tarmac.db.base import utcnow
+from tarmac.db.engine import write_gate
 from tarmac.db.unit_of_work import Database
+from tarmac.db.write_gate import WriteGate
 from tarmac.errors import InvalidRequest
 from tarmac.events.ecs import ecs_event
 from tarmac.events.service import record_event
@@ -43,7 +45,7 @@ MAX_OLDER_THAN_DAYS = 36_500
 MAX_PAUSE_SECONDS = 0.03
 FIRST_DEPLOY_BATCH = 500
 LEAST_DEPLOY_BATCH = 100
-TARGET_BATCH_SECONDS = 0.05
+TARGET_BATCH_SECONDS = 0.03
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,9 @@ def cleanup_deploy_revisions(
             )
     else:
         tick = BatchPacer(
-            on_batch=on_batch or (lambda: None), sqlite=database.engine.dialect.name == "sqlite"
+            on_batch=on_batch or (lambda: None),
+            sqlite=database.engine.dialect.name == "sqlite",
+            gate=write_gate(database.engine),
         )
         deploys = _delete_expired_deploys(
             database, cutoff=cutoff, batch_size=batch_size, on_batch=tick
@@ -149,17 +153,21 @@ def cleanup_deploy_revisions(
 
 
 class BatchPacer:
-    """Runs after every batch; on SQLite it then leaves the write lock free for a while.
+    """Runs after every batch; on SQLite it then lets queued writers take the lock first.
 
-    SQLite has no queue for its write lock: a waiting writer sleeps and retries, so a
-    cleanup that takes the lock again at once could starve it. Its sleeps are at most
-    25 ms apart for the first 128 ms of waiting, so a pause as long as the batch, up to
-    30 ms, lets a writer that waited through one short batch in during the pause.
+    SQLite's write lock has no queue of its own, so a cleanup that took it again at once
+    could starve requests. In the server's process writers queue on the engine's write
+    gate (``tarmac.db.write_gate``): the pacer waits until none is queued (they have the
+    lock, or had it), at most ``MAX_PAUSE_SECONDS``, and not at all when nobody waits.
+    Without a gate it pauses as long as the batch held the lock, up to that bound.
     """
 
-    def __init__(self, *, on_batch: Callable[[], None], sqlite: bool) -> None:
+    def __init__(
+        self, *, on_batch: Callable[[], None], sqlite: bool, gate: WriteGate | None = None
+    ) -> None:
         self._on_batch = on_batch
         self._sqlite = sqlite
+        self._gate = gate
         self._since = time.monotonic()
 
     def __call__(self, locked_seconds: float | None = None) -> None:
@@ -168,7 +176,11 @@ class BatchPacer:
         busy = time.monotonic() - self._since
         locked = busy if locked_seconds is None else min(locked_seconds, busy)
         self._on_batch()
-        if self._sqlite:
+        if self._gate is not None:
+            deadline = time.monotonic() + MAX_PAUSE_SECONDS
+            while self._gate.waiting and time.monotonic() < deadline:
+                time.sleep(0.001)
+        elif self._sqlite:
             time.sleep(max(0.0, min(locked, MAX_PAUSE_SECONDS) - (busy - locked)))
         self._since = time.monotonic()
 

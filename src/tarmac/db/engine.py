@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import Pool
 
+from tarmac.db.write_gate import WriteGate
 from tarmac.errors import ConfigurationError
+
+WRITE_GATE = "tarmac_write_gate"
+"""Set in a connection's ``info`` while its transaction holds the write gate."""
+_GATES: weakref.WeakKeyDictionary[Pool, WriteGate] = weakref.WeakKeyDictionary()
 
 
 def normalise_database_url(url: str) -> str:
@@ -43,14 +50,47 @@ def _sqlite_engine(url: str, *, lock_timeout_seconds: float) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
+    gate = WriteGate(timeout_seconds=lock_timeout_seconds)
+    _GATES[engine.pool] = gate
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Writers start IMMEDIATE: they queue on the write lock (busy timeout) instead of
-        # failing when a deferred transaction tries to upgrade its lock.
+        # failing when a deferred transaction tries to upgrade its lock; in this process
+        # they queue on the gate first (``write_gate.py``).
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE" and gate.enter():
+            connection.info[WRITE_GATE] = True
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            _leave_gate(connection.info)
+            raise
+
+    def _leave_gate(info: dict[str, Any]) -> None:
+        if info.pop(WRITE_GATE, False):
+            gate.leave()
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Any) -> None:
+        # Just before the COMMIT or ROLLBACK: the next writer is woken now and meets
+        # SQLite's lock for at most the rest of this statement.
+        _leave_gate(connection.info)
+
+    @event.listens_for(engine, "checkin")
+    @event.listens_for(engine, "invalidate")
+    def _on_return(_dbapi_connection: Any, record: Any, *_exc: Any) -> None:
+        # A connection that went back, or away, without either (its ROLLBACK came from
+        # the pool) never keeps the gate.
+        _leave_gate(record.info)
 
     return engine
+
+
+def write_gate(engine: Engine) -> WriteGate | None:
+    """The SQLite engine's in-process write queue (None on PostgreSQL)."""
+    return _GATES.get(engine.pool)
 
 
 def check_database(url: str) -> None:

@@ -1,0 +1,46 @@
+"""An in-process queue in front of SQLite's one write lock.
+
+SQLite has no queue for its write lock: a writer that finds it taken sleeps in steps
+(1, 2, 5, 10, 15, 20, 25 ms, then 50 and 100 ms) and tries again, so it can sleep on for
+tens of milliseconds after the lock was let go, and a busy writer taking the lock back
+at once can starve it. Every writer of tarmac's database is in the server process, so
+they queue here first: a thread about to ``BEGIN IMMEDIATE`` waits on this gate and is
+woken the moment the holder commits or rolls back, and only then meets SQLite's lock
+(free, or held for the last instant of a commit). Long batches (cleanup) look at
+``waiting`` to let queued writers in between them.
+
+Writers in other processes (a CLI on the same file) still meet only SQLite's lock.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class WriteGate:
+    def __init__(self, *, timeout_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
+        # Not an RLock: FastAPI may begin a session on one worker thread and end it on
+        # another, and only a plain lock may be released by a thread that did not take it.
+        self._lock = threading.Lock()
+        self._count = threading.Lock()
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """Threads queued for the gate right now."""
+        return self._waiting
+
+    def enter(self) -> bool:
+        """Queue for the gate; False if it stayed taken for the whole timeout (the caller
+        then meets SQLite's lock as before, which times out the same way)."""
+        with self._count:
+            self._waiting += 1
+        try:
+            return self._lock.acquire(timeout=self.timeout_seconds)
+        finally:
+            with self._count:
+                self._waiting -= 1
+
+    def leave(self) -> None:
+        self._lock.release()
