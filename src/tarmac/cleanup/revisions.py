@@ -7,7 +7,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, and_, delete, false, func, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Row,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -94,18 +108,19 @@ def delete_expired_batch(
         if not rows:
             return Batch(0, None, time.monotonic() - started)
         _lock_deployments(session, sorted({row.deployment_id for row in rows}))
-        ids = [row.id for row in rows]
+        # One array parameter, not thousands of placeholders to render and bind.
+        ids = bindparam("ids", [row.id for row in rows], type_=ARRAY(String))
         # The foreign keys would do this too (ON DELETE); saying it keeps it visible, and
         # set-based it spares PostgreSQL's per-row triggers the work.
         session.execute(
             update(Deploy)
-            .where(Deploy.rollback_from_id.in_(ids))
+            .where(Deploy.rollback_from_id == any_(ids))
             .values(rollback_from_id=None)
             .execution_options(synchronize_session=False)
         )
         result = session.execute(
             delete(Deploy)
-            .where(Deploy.id.in_(ids), expired(cutoff))
+            .where(Deploy.id == any_(ids), expired(cutoff))
             .execution_options(synchronize_session=False)
         )
         session.commit()
