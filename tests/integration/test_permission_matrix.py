@@ -57,6 +57,11 @@ ENDPOINTS: dict[str, tuple[Call, int, set[str]]] = {
         200,
         set(ROLES) - {"NO_ROLE"},
     ),
+    "GET deploy history": (
+        lambda a, c: a.get(f"/api/v1/deployments/{c['deployment_id']}/deploys"),
+        200,
+        set(ROLES) - {"NO_ROLE"},
+    ),
     "PATCH deployment": (
         lambda a, c: a.patch(
             f"/api/v1/deployments/{c['deployment_id']}", json={"description": c["role"]}

@@ -73,7 +73,7 @@ def reading_as_caller(
     a sync route that opens this itself does it all in its one hop. That is about a fifth
     of a history page's server time (``bench/history_listing.py``).
     """
-    with installation.database.session() as session:
+    with installation.database.reads() as session:
         yield authenticate_token(session, _bearer_token(request)), session
 
 
