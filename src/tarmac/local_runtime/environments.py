@@ -28,7 +28,7 @@ import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,19 +141,7 @@ class EnvironmentCache:
             _run([self.python, "-m", "venv", str(building)], what="python -m venv")
             python = str(building / "bin" / "python")
             say(f"installing {', '.join(spec.requirements)} from PyPI (about a minute)")
-            _run(
-                [
-                    python,
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    *spec.requirements,
-                ],
-                what="pip install",
-                timeout=self.install_timeout_seconds,
-            )
+            self._pip_install(python, spec.requirements, what="pip install")
             return self._finish(spec, building, say, old_roots=(building,))
         finally:
             shutil.rmtree(building, ignore_errors=True)
@@ -173,26 +161,23 @@ class EnvironmentCache:
             constraints.write_text(frozen)
             wanted = ", ".join(spec.deploy_requirements)
             say(f"installing the deploy's requirements.txt: {wanted}")
-            _run(
-                [
-                    python,
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    # Airflow and everything installed with it stay exactly as built.
-                    "--constraint",
-                    str(constraints),
-                    *spec.deploy_requirements,
-                ],
+            self._pip_install(
+                python,
+                # Airflow and everything installed with it stay exactly as built.
+                ["--constraint", str(constraints), *spec.deploy_requirements],
                 what=f"pip install of the deploy's requirements.txt ({wanted})",
-                timeout=self.install_timeout_seconds,
             )
             return self._finish(spec, building, say, old_roots=(building, base.path, source))
         finally:
             shutil.rmtree(building, ignore_errors=True)
             constraints.unlink(missing_ok=True)
+
+    def _pip_install(self, python: str, arguments: Sequence[str], *, what: str) -> None:
+        _run(
+            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *arguments],
+            what=what,
+            timeout=self.install_timeout_seconds,
+        )
 
     def _finish(
         self, spec: EnvironmentSpec, building: Path, say: Progress, *, old_roots: tuple[Path, ...]
