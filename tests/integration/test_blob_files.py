@@ -55,3 +55,15 @@ def test_callers_who_may_not_read_the_bundle_see_nothing(api: Api) -> None:
     response = stranger.post(f"/api/v1/blobs/{sha}/files", json={"sha256": [digest("a = 1\n")]})
     assert response.status_code == 404
     assert api.get(f"/api/v1/blobs/{'0' * 64}/tree").status_code == 404
+
+
+def test_an_agent_may_ask_for_a_thousand_files_in_one_request(api: Api) -> None:
+    """A delta names every file it lacks; a body limit sized for small JSON refused any
+    delta of more than about 120 files, and the agent fell back to the whole bundle."""
+    many = {f"dags/module_{n:04d}.py": f"n = {n}\n" for n in range(1000)}
+    deployment = api.new_deployment()
+    sha = api.ok(api.deploy(deployment["id"], dags=make_bundle(many)), 201)["bundle_sha256"]
+    wanted = [digest(text) for text in many.values()]
+    response = api.post(f"/api/v1/blobs/{sha}/files", json={"sha256": wanted})
+    assert response.status_code == 200, response.text
+    assert response.content == "".join(many.values()).encode()

@@ -31,6 +31,11 @@ of up to 8,000 characters, the component list."""
 UI_FORM_BYTES = 1 * MIB
 """UI forms: the settings form carries the environment variables, URL-encoded."""
 
+BLOB_FILES_REQUEST_BYTES = 8 * MIB
+"""An agent's delta request names the files it lacks by digest (67 bytes each in JSON): a
+bundle at the default limit of 100,000 files is 6.7 MB. (With 8 KiB, any delta of more
+than about 120 files was refused and the agent downloaded the whole bundle.)"""
+
 UPLOAD_FORM_SLACK_BYTES = 1 * MIB
 """Multipart framing and the text fields around a deploy's bundle."""
 
@@ -38,6 +43,7 @@ _DEPLOY_UPLOAD = re.compile(r"^/api/v1/deployments/[^/]+/deploys/?$")
 _ROLLBACK = re.compile(r"^/api/v1/deployments/[^/]+/deploys/[^/]+/rollback/?$")
 _DEPLOYMENT = re.compile(r"^/api/v1/deployments(/[^/]+)?/?$")
 _RUNTIME_REPORT = re.compile(r"^/api/v1/deployments/[^/]+/runtime/?$")
+_BLOB_FILES = re.compile(r"^/api/v1/blobs/[^/]+/files/?$")
 
 
 @dataclass(frozen=True)
@@ -65,4 +71,6 @@ def body_rule(*, method: str, path: str, max_upload_bytes: int) -> BodyRule:
         return BodyRule(max_bytes=DEPLOYMENT_JSON_BYTES)
     if method == "PUT" and _RUNTIME_REPORT.match(path):
         return BodyRule(max_bytes=RUNTIME_REPORT_BYTES)
+    if method == "POST" and _BLOB_FILES.match(path):
+        return BodyRule(max_bytes=BLOB_FILES_REQUEST_BYTES)
     return BodyRule(max_bytes=SMALL_JSON_BYTES)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 
 from tarmac.api.body_limits import (
+    BLOB_FILES_REQUEST_BYTES,
     DEPLOYMENT_JSON_BYTES,
     ROLLBACK_JSON_BYTES,
     SMALL_JSON_BYTES,
     body_rule,
 )
+from tarmac.bundles.limits import BundleLimits
 
 UPLOAD = 1024**3
 
@@ -29,6 +31,16 @@ def test_the_largest_rollback_body_fits() -> None:
         method="POST", path="/api/v1/deployments/d/deploys/x/rollback", max_upload_bytes=UPLOAD
     )
     assert rule.max_bytes == ROLLBACK_JSON_BYTES
+    assert _size(body) <= rule.max_bytes
+
+
+def test_a_delta_request_for_every_file_of_the_largest_bundle_fits() -> None:
+    """An agent may lack every file of a bundle at the member limit (100,000 by default)."""
+    body = {"sha256": ["a" * 64] * BundleLimits().max_members}
+    rule = body_rule(
+        method="POST", path="/api/v1/blobs/" + "b" * 64 + "/files", max_upload_bytes=UPLOAD
+    )
+    assert rule.max_bytes == BLOB_FILES_REQUEST_BYTES
     assert _size(body) <= rule.max_bytes
 
 
