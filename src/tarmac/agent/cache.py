@@ -48,6 +48,8 @@ class BundleCache:
         self.materialiser = Materialiser(root / "bundles")
         self._downloads = root / "downloads"
         self._trees = root / "trees"
+        self.trees_dir = self._trees
+        """Recorded trees of the bundles held (their files' digests), ``delta.record_tree``."""
         self._fetch = fetch
         self._files = files
         self._limits = limits or BundleLimits.from_environment()

@@ -70,7 +70,7 @@ class LiveFolder:
         self.cache = cache
         self.keep = keep
         self.state_file = link.parent / f".{link.name}.tarmac.json"
-        self.digests = FileDigests(cache.root / "digests")
+        self.digests = FileDigests(cache.root / "digests", trees=cache.trees_dir)
         self.reparse = reparse
 
     def check(self) -> None:

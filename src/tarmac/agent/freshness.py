@@ -22,15 +22,23 @@ from pathlib import Path
 
 from tarmac.bundles.digests import is_sha256
 from tarmac.bundles.durable import write_json_atomically
+from tarmac.bundles.tree import FILE
 
 log = logging.getLogger(__name__)
 
 
 class FileDigests:
-    """``{relative path: sha256}`` of every regular file of an unpacked bundle, cached."""
+    """``{relative path: sha256}`` of every regular file of an unpacked bundle, cached.
 
-    def __init__(self, root: Path) -> None:
+    A bundle whose tree the agent recorded (``trees/<sha256>.json``, the server's list of
+    its files with their digests) needs no reading at all: hashing a new 5,000-file
+    bundle after its swap took ~350 ms, during which the agent did not hear of the next
+    rollback.
+    """
+
+    def __init__(self, root: Path, *, trees: Path | None = None) -> None:
         self.root = root
+        self.trees = trees
 
     def of(self, bundle_dir: Path) -> dict[str, str]:
         name = bundle_dir.name
@@ -41,11 +49,26 @@ class FileDigests:
                 return {str(k): str(v) for k, v in data.items()}
             except (OSError, ValueError, AttributeError):
                 pass
-        digests = _digest_tree(bundle_dir)
+        digests = self._from_tree(name) if is_sha256(name) else None
+        if digests is None:
+            digests = _digest_tree(bundle_dir)
         if is_sha256(name):  # a bundle is immutable: its digests never change
             self.root.mkdir(parents=True, exist_ok=True)
             write_json_atomically(cached, digests)
         return digests
+
+    def _from_tree(self, sha256: str) -> dict[str, str] | None:
+        if self.trees is None:
+            return None
+        try:
+            entries = json.loads((self.trees / f"{sha256}.json").read_text())["entries"]
+            return {
+                str(entry["path"]): str(entry["sha256"])
+                for entry in entries
+                if entry.get("type") == FILE and is_sha256(str(entry.get("sha256")))
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None  # none recorded, or not readable: hash the files instead
 
     def prune(self, *, bundles_dir: Path) -> None:
         """Forget the digests of bundles no longer unpacked."""

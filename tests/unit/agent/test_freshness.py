@@ -9,7 +9,9 @@ from pathlib import Path
 
 from tarmac.agent.cache import BundleCache
 from tarmac.agent.client import LiveDags
+from tarmac.agent.delta import record_tree
 from tarmac.agent.folder import LiveFolder
+from tarmac.agent.freshness import FileDigests
 from tests.support.bundles import make_bundle
 
 OLD = 1_000_000.0
@@ -89,3 +91,26 @@ def test_changed_files_are_touched_again_after_a_parse_in_flight_could_end(
 
     assert wait_until(lambda: (folder / "etl.py").stat().st_mtime != OLD, timeout=10)
     assert (folder / "same.py").stat().st_mtime == OLD
+
+
+def test_a_bundle_with_a_recorded_tree_is_not_read_again_for_its_digests(tmp_path: Path) -> None:
+    """The server's tree (recorded when the agent built the bundle) names every file's
+    digest; hashing the files again after the swap only delayed the next switch."""
+    sha = "b" * 64
+    bundle = tmp_path / "bundles" / sha
+    (bundle / "dags").mkdir(parents=True)
+    (bundle / "dags" / "etl.py").write_text("# v1\n")
+    recorded = "c" * 64  # not the file's real digest: proves the tree was read, not the file
+    tree = {
+        "entries": [
+            {"path": "dags", "type": "dir"},
+            {"path": "dags/etl.py", "type": "file", "sha256": recorded, "size": 5},
+        ]
+    }
+    record_tree(tmp_path / "trees", sha, tree)
+    digests = FileDigests(tmp_path / "digests", trees=tmp_path / "trees")
+    assert digests.of(bundle) == {"dags/etl.py": recorded}
+    # Without a recorded tree the files are hashed, as before.
+    plain = FileDigests(tmp_path / "other-digests")
+    real = hashlib.sha256(b"# v1\n").hexdigest()
+    assert plain.of(bundle) == {"dags/etl.py": real}
