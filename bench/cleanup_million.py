@@ -46,6 +46,9 @@ from tarmac.deployments.models import Deployment
 from tarmac.deploys.models import BundleRecord, Deploy
 from tarmac.events.models import EventRecord
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.history_listing import postgres_schema
+
 DEPLOY_COLUMNS = (
     "id, deployment_id, seq, type, status, description, image, runtime_version, "
     "airflow_version, dag_deploy_enabled, bundle_sha256, rollback_from_id, created_by, "
@@ -272,8 +275,7 @@ class RequestLoad:
             session.commit()
 
 
-def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    url = args.database_url or f"sqlite:///{root / 'tarmac.db'}"
+def run(args: argparse.Namespace, root: Path, url: str) -> dict[str, Any]:
     database = Database(make_engine(url))
     upgrade_to_head(database.engine)
     sqlite = database.engine.dialect.name == "sqlite"
@@ -411,7 +413,11 @@ def write_section(path: Path, section: str) -> None:
 def main() -> int:
     args = parse_args()
     with tempfile.TemporaryDirectory(prefix="tarmac-bench-") as tmp:
-        result = run(args, Path(tmp))
+        if args.database_url:  # a fresh schema, dropped afterwards: the database stays clean
+            with postgres_schema(args.database_url, args.deploys) as url:
+                result = run(args, Path(tmp), url)
+        else:
+            result = run(args, Path(tmp), f"sqlite:///{Path(tmp) / 'tarmac.db'}")
     section = markdown(args, result)
     print(section)
     if not args.no_docs:
