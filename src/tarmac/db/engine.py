@@ -6,16 +6,15 @@ import weakref
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import Pool
 
 from tarmac.db.write_gate import WriteGate
 from tarmac.errors import ConfigurationError
 
 WRITE_GATE = "tarmac_write_gate"
 """Set in a connection's ``info`` while its transaction holds the write gate."""
-_GATES: weakref.WeakKeyDictionary[Pool, WriteGate] = weakref.WeakKeyDictionary()
+_GATES: weakref.WeakKeyDictionary[Dialect, WriteGate] = weakref.WeakKeyDictionary()
 
 
 def normalise_database_url(url: str) -> str:
@@ -51,7 +50,8 @@ def _sqlite_engine(url: str, *, lock_timeout_seconds: float) -> Engine:
         cursor.close()
 
     gate = WriteGate(timeout_seconds=lock_timeout_seconds)
-    _GATES[engine.pool] = gate
+    # Keyed by the dialect: Engine.dispose() replaces the pool but keeps the dialect.
+    _GATES[engine.dialect] = gate
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -90,7 +90,7 @@ def _sqlite_engine(url: str, *, lock_timeout_seconds: float) -> Engine:
 
 def write_gate(engine: Engine) -> WriteGate | None:
     """The SQLite engine's in-process write queue (None on PostgreSQL)."""
-    return _GATES.get(engine.pool)
+    return _GATES.get(engine.dialect)
 
 
 def check_database(url: str) -> None:

@@ -98,3 +98,10 @@ def test_a_session_ended_on_another_thread_frees_the_gate(database: Database) ->
     started = time.monotonic()
     _write(database, 2)
     assert time.monotonic() - started < TIMEOUT
+
+
+def test_the_gate_outlives_a_disposed_pool(database: Database) -> None:
+    """Engine.dispose() replaces the pool; cleanup's pacer must still find the hooks' gate."""
+    gate = write_gate(database.engine)
+    database.engine.dispose()
+    assert gate is not None and write_gate(database.engine) is gate
