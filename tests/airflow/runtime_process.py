@@ -153,6 +153,9 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+CLI_LOCK_ATTEMPTS = 5
+
+
 def airflow_cli(runtime: RuntimeProcess, airflow_version: str, *args: str) -> str:
     """Run Airflow's own CLI against the runtime's home, as its components see it."""
     from tarmac.local_runtime.airflow_settings import AirflowSettings
@@ -168,9 +171,16 @@ def airflow_cli(runtime: RuntimeProcess, airflow_version: str, *args: str) -> st
     environment = EnvironmentCache(ENV_CACHE).find(settings.environment_spec(airflow_version))
     assert environment is not None, f"Airflow {airflow_version} is not prepared"
     env = {"PATH": os.environ["PATH"], **settings.environment(airflow_version, deployment_env={})}
-    result = subprocess.run(
-        environment.airflow_command(*args), env=env, capture_output=True, text=True, timeout=300
-    )
+    # On a SQLite metadata database the running scheduler holds the write lock now and
+    # then, and Airflow's CLI gives up at once ("database is locked"; its transaction is
+    # rolled back): try again, as an operator would.
+    for _attempt in range(CLI_LOCK_ATTEMPTS):
+        result = subprocess.run(
+            environment.airflow_command(*args), env=env, capture_output=True, text=True, timeout=300
+        )
+        if result.returncode == 0 or "database is locked" not in result.stderr:
+            break
+        time.sleep(2)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
