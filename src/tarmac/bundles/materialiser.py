@@ -89,6 +89,10 @@ class Materialiser:
         """Where bundle ``sha256`` is (or would be) unpacked."""
         return self.bundles_dir / require_sha256(sha256)
 
+    def is_unpacked(self, sha256: str) -> bool:
+        """Whether bundle ``sha256`` is unpacked here (a bundle directory is complete)."""
+        return self.path_for(sha256).is_dir()
+
     def ensure_unpacked(
         self, sha256: str, *, open_blob: Callable[[], BinaryIO], limits: BundleLimits
     ) -> Path:

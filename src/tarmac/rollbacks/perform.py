@@ -1,8 +1,9 @@
 """One rollback from request to committed deploy, for every entry point (API and UI).
 
-The order matters: replay an Idempotency-Key; decide without a lock and refuse at once
-if the policy refuses; unpack the target bundle (slow) before the lock; then decide
-again under the Deployment's lock and make the new deploy live; and log every refusal.
+The order matters: replay an Idempotency-Key; unless the target is unpacked already,
+decide without a lock, refuse at once if the policy refuses, and unpack the target bundle
+(slow) before the lock; then decide under the Deployment's lock and make the new deploy
+live; and log every refusal.
 """
 
 from __future__ import annotations
@@ -82,24 +83,37 @@ def _perform(
             earlier = _replay(session, principal, deployment_id, claim)
             if earlier is not None:
                 return RollbackOutcome(deploy=earlier, replayed=True)
-        decision = service.preview_rollback(
+        # A target that is unpacked already needs no slow work before the lock: the
+        # rollback is then decided once, under it (the decision checks permissions).
+        decide_once = not request.dry_run and service.target_is_prepared(
             session,
-            principal=principal,
             deployment_id=deployment_id,
             target_deploy_id=target_deploy_id,
-            request=request,
-            flags=installation.flags,
-            catalog=installation.catalog,
+            backend=installation.runtime_backend,
         )
-    # Refused already without the lock: say so at once. The decision is made again under
-    # the lock, so a race can never skip a refusal.
-    raise_first_refusal(decision)
-    assert decision.plan is not None  # an allowed decision always carries its plan
-    if request.dry_run:
-        return RollbackOutcome(plan=decision.plan.to_json())
-    target_bundle = decision.plan.bundle_sha256.after
-    if target_bundle is not None:  # unpack now, so under the lock it is a symlink swap
-        installation.runtime_backend.prepare(str(target_bundle))
+        decision = (
+            None
+            if decide_once
+            else service.preview_rollback(
+                session,
+                principal=principal,
+                deployment_id=deployment_id,
+                target_deploy_id=target_deploy_id,
+                request=request,
+                flags=installation.flags,
+                catalog=installation.catalog,
+            )
+        )
+    if decision is not None:
+        # Refused already without the lock: say so at once, before unpacking anything.
+        # The decision is made again under the lock, so a race can never skip a refusal.
+        raise_first_refusal(decision)
+        assert decision.plan is not None  # an allowed decision always carries its plan
+        if request.dry_run:
+            return RollbackOutcome(plan=decision.plan.to_json())
+        target_bundle = decision.plan.bundle_sha256.after
+        if target_bundle is not None:  # unpack now, so under the lock it is a symlink swap
+            installation.runtime_backend.prepare(str(target_bundle))
     with installation.database.session(write=True) as session, deploy_lock_errors(deployment_id):
         result = service.execute_rollback(
             session,

@@ -140,6 +140,23 @@ def decide(
     return decision, target
 
 
+def target_is_prepared(
+    session: Session, *, deployment_id: str, target_deploy_id: str, backend: RuntimeBackend
+) -> bool:
+    """Whether the target's bundle is unpacked already, so nothing slow precedes the lock.
+
+    Says nothing to the caller: whatever it returns, the rollback is decided (the
+    caller's permissions included) before anything happens.
+    """
+    if target_deploy_id == LAST_GOOD:
+        return False
+    try:
+        target = find_deploy(session, deployment_id=deployment_id, ref=target_deploy_id)
+    except TarmacError:  # an ambiguous prefix: the decision says so, after the permissions
+        return False
+    return target is not None and backend.is_prepared(target.bundle_sha256)
+
+
 def preview_rollback(
     session: Session,
     *,

@@ -35,6 +35,9 @@ class RuntimeBackend(Protocol):
     def prepare(self, bundle_sha256: str | None) -> None:
         """Slow, idempotent work done before the Deployment is locked (unpacking)."""
 
+    def is_prepared(self, bundle_sha256: str | None) -> bool:
+        """Whether ``prepare`` has nothing left to do: making it live will not be slow."""
+
     def unpack_upload(
         self, bundle_sha256: str, path: Path, *, limits: BundleLimits
     ) -> BundleManifest | None:

@@ -44,6 +44,9 @@ class FilesystemBackend:
     def prepare(self, bundle_sha256: str | None) -> None:
         self._bundle_dir(bundle_sha256)
 
+    def is_prepared(self, bundle_sha256: str | None) -> bool:
+        return bundle_sha256 is None or self.materialiser.is_unpacked(bundle_sha256)
+
     def unpack_upload(
         self, bundle_sha256: str, path: Path, *, limits: BundleLimits
     ) -> BundleManifest | None:
