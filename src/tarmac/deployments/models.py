@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tarmac.db.base import ID, Base, UTCDateTime, new_id, utcnow
+
+if TYPE_CHECKING:
+    from tarmac.rollouts.models import RuntimeStatus
 
 
 class Deployment(Base):
@@ -46,6 +49,8 @@ class Deployment(Base):
     env_vars: Mapped[list[EnvVar]] = relationship(
         order_by="EnvVar.position", cascade="all, delete-orphan", lazy="selectin"
     )
+    # What its runtime side last reported (tarmac.rollouts); read-only from here.
+    runtime_status: Mapped[RuntimeStatus | None] = relationship(viewonly=True)
 
 
 class EnvVar(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from tarmac.access import roles
 from tarmac.access.principal import Principal
@@ -94,15 +94,19 @@ def get_deployment(
     permission: str = roles.DEPLOYMENT_GET,
     for_update: bool = False,
     env_vars: bool = True,
+    runtime_status: bool = False,
 ) -> Deployment:
     """A Deployment the caller holds ``permission`` on; 404 if none, 403 if not allowed.
 
     ``env_vars=False`` skips loading its environment variables up front (a second
     statement) for callers that never look at them; they still load if touched.
+    ``runtime_status=True`` loads its runtime's last report in the same statement.
     """
     query = select(Deployment).where(Deployment.id == deployment_id)
     if not env_vars:
         query = query.options(lazyload(Deployment.env_vars))
+    if runtime_status:
+        query = query.options(joinedload(Deployment.runtime_status))
     if for_update:
         query = query.with_for_update()
     deployment = session.scalar(query)

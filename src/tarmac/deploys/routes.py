@@ -40,7 +40,7 @@ from tarmac.deploys.perform import perform_deploy
 from tarmac.deploys.schemas import CurrentDags, DeployList, DeployOut, DeployType
 from tarmac.deploys.upload_slots import UploadSlots
 from tarmac.installation.context import Installation
-from tarmac.rollouts.service import rollout_of, status_row
+from tarmac.rollouts.service import rollout_of
 
 router = APIRouter(prefix="/api/v1/deployments/{deployment_id}", tags=["deploys"])
 
@@ -159,7 +159,7 @@ def list_deploys(
         items, next_cursor, deployment = service.list_deploys(
             session, principal=principal, deployment_id=deployment_id, limit=limit, cursor=cursor
         )
-        status = status_row(session, deployment.id)
+        status = deployment.runtime_status
         return DeployList(
             items=[
                 service.deploy_out(d, deployment, rollout=rollout_of(status, d.id)) for d in items
@@ -176,7 +176,7 @@ def get_deploy(
         deploy, deployment = service.get_deploy(
             session, principal=principal, deployment_id=deployment_id, deploy_id=deploy_id
         )
-        rollout = rollout_of(status_row(session, deployment.id), deploy.id)
+        rollout = rollout_of(deployment.runtime_status, deploy.id)
         return service.deploy_out(deploy, deployment, rollout=rollout)
 
 

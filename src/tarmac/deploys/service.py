@@ -274,6 +274,7 @@ def list_deploys(
         deployment_id=deployment_id,
         permission=roles.DEPLOY_REVISIONS_GET,
         env_vars=False,
+        runtime_status=True,  # each deploy shows whether its runtime reached it
     )
     size = DEFAULT_PAGE if limit is None else limit
     if not 1 <= size <= MAX_PAGE:
@@ -301,6 +302,7 @@ def get_deploy(
         deployment_id=deployment_id,
         permission=roles.DEPLOY_REVISIONS_GET,
         env_vars=False,
+        runtime_status=True,  # each deploy shows whether its runtime reached it
     )
     deploy = find_deploy(session, deployment_id=deployment_id, ref=deploy_id)
     if deploy is None or deploy.deployment_id != deployment_id:

@@ -80,10 +80,6 @@ def rollout_of(status: RuntimeStatus | None, deploy_id: str) -> RolloutOut | Non
     return None
 
 
-def status_row(session: Session, deployment_id: str) -> RuntimeStatus | None:
-    return session.get(RuntimeStatus, deployment_id)
-
-
 def record_report(
     session: Session,
     *,
