@@ -115,7 +115,8 @@ def test_batches_delete_dependents_and_keep_live_pinned_and_their_links(
         if database.engine.dialect.name == "sqlite":
             # Nothing points at a missing row, and every pooled connection enforces
             # foreign keys, flushes commits, checkpoints the log itself and keeps SQLite's
-            # default page cache again (the batches changed all four on theirs).
+            # default page cache and temp store again, with no table of theirs left (the
+            # batches changed all five on theirs).
             assert session.execute(text("PRAGMA foreign_key_check")).all() == []
     if database.engine.dialect.name == "sqlite":
         connections = [database.engine.connect() for _ in range(3)]
@@ -125,6 +126,9 @@ def test_batches_delete_dependents_and_keep_live_pinned_and_their_links(
                 assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
                 assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
                 assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+                assert connection.exec_driver_sql("PRAGMA temp_store").scalar() == 0
+                temp_tables = "SELECT name FROM sqlite_temp_master WHERE type = 'table'"
+                assert connection.exec_driver_sql(temp_tables).all() == []
         finally:
             for connection in connections:
                 connection.close()

@@ -1,16 +1,16 @@
-"""Deleting expired deploy records, a batch per short transaction."""
+"""Deleting expired deploy records, a batch per short transaction: what a batch may
+delete, and PostgreSQL's batches (SQLite's: ``sqlite_batches.py``)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
-    Row,
+    Select,
     String,
     and_,
     any_,
@@ -33,13 +33,6 @@ from tarmac.rollouts.models import MetadataSnapshot
 
 Cursor = tuple[datetime, str]
 """Where the last batch stopped: (created_at, id) of its last deploy."""
-
-DEFAULT_WAL_AUTOCHECKPOINT = 1000
-"""SQLite's default: a commit that leaves this many pages in the log checkpoints it."""
-BATCH_CACHE_KIB = 65_536
-"""SQLite's page cache for a batch: the default 2 MiB cannot hold the index pages one
-batch rewrites, so it read them back from the OS as it went (a fifth of the time)."""
-DEFAULT_CACHE_KIB = 2_000
 
 
 class Batch(NamedTuple):
@@ -84,126 +77,62 @@ batch does it itself, one statement per column (a test keeps this list complete)
 ``deployments.current_deploy_id`` is not here: ``expired`` never takes a live deploy."""
 
 
-def delete_expired_batch(
-    database: Database, *, cutoff: datetime, batch_size: int, after: Cursor | None
-) -> Batch:
-    """Delete up to ``batch_size`` expired deploys after ``after``.
+class PostgresBatches:
+    """Deletes expired deploys a batch at a time on PostgreSQL, a transaction each."""
 
-    Set-based: one SELECT of the batch (a keyset range over ``created_at, id``), one
-    statement per dependent table, one DELETE. The DELETE repeats the conditions, so a
-    deploy pinned since it was selected stays (PostgreSQL re-checks a row that changed
-    while the DELETE waited for its lock).
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
-    Lock order: the batch first locks the Deployments of its deploys (in id order), the
-    lock every deploy and rollback takes first. A rollback to one of these deploys then
-    either committed before (its new deploy holds the bundle; the target's record may
-    go) or runs after and finds its target gone (404 ``not_found``, nothing written),
-    never a half-made deploy failing on a foreign key the cleanup removed under it.
-    """
-    if database.engine.dialect.name == "sqlite":
-        return _delete_batch_sqlite(database, cutoff=cutoff, batch_size=batch_size, after=after)
-    started = time.monotonic()
-    with database.session(write=True) as session:
-        rows = _select_batch(session, cutoff=cutoff, batch_size=batch_size, after=after)
-        if not rows:
-            return Batch(0, None, time.monotonic() - started)
-        _lock_deployments(session, sorted({row.deployment_id for row in rows}))
-        # One array parameter, not thousands of placeholders to render and bind.
-        ids = bindparam("ids", [row.id for row in rows], type_=ARRAY(String))
-        # The foreign keys would do this too (ON DELETE); saying it keeps it visible, and
-        # set-based it spares PostgreSQL's per-row triggers the work.
-        session.execute(
-            update(Deploy)
-            .where(Deploy.rollback_from_id == any_(ids))
-            .values(rollback_from_id=None)
-            .execution_options(synchronize_session=False)
-        )
-        result = session.execute(
-            delete(Deploy)
-            .where(Deploy.id == any_(ids), expired(cutoff))
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
-    return Batch(rowcount(result), (rows[-1].created_at, rows[-1].id), time.monotonic() - started)
+    def delete(self, *, cutoff: datetime, batch_size: int, after: Cursor | None) -> Batch:
+        """Delete up to ``batch_size`` expired deploys after ``after``.
 
+        Set-based: one SELECT of the batch (``batch_query``), one statement per dependent
+        table, one DELETE. The DELETE repeats the conditions, so a deploy pinned since it
+        was selected stays (PostgreSQL re-checks a row that changed while the DELETE
+        waited for its lock).
 
-def _delete_batch_sqlite(
-    database: Database, *, cutoff: datetime, batch_size: int, after: Cursor | None
-) -> Batch:
-    """The batch on SQLite, under its write lock (BEGIN IMMEDIATE) from the first SELECT.
-
-    SQLite enforces foreign keys row by row (a search of every referencing table for
-    each deleted deploy, half the cost of the delete); this connection turns that off
-    for the batch and does each ``DEPENDENTS`` action set-based instead. Nobody else can
-    write meanwhile, and the selected deploys are exactly those deleted, so the result
-    is the same.
-
-    Its commit does not wait for an fsync of the log (``synchronous=NORMAL``) while it
-    holds the write lock: a batch lost to a power cut only means its deploys are
-    deleted by the next run, and the next commit with a flush (any request's, or the
-    bundle pass's, which deletes files only after its own) makes every earlier one in
-    the log durable first. A connection whose settings could not be put back is thrown
-    away, never handed to anyone else.
-
-    It checkpoints the log itself, right after its commit (the lock released), instead of
-    inside the commit as SQLite's automatic checkpoint would: a batch dirties index pages
-    all over the file (deploy ids are random), so copying them into the database took
-    half of each batch; requests that wanted the lock can take it while it runs, and the
-    batch is sized by the time it held the lock alone.
-    """
-    with database.engine.connect() as connection:
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        # Outside a transaction, or foreign_keys is a no-op.
-        driver.execute("PRAGMA foreign_keys=OFF")
-        driver.execute("PRAGMA synchronous=NORMAL")
-        driver.execute("PRAGMA wal_autocheckpoint=0")
-        driver.execute(f"PRAGMA cache_size=-{BATCH_CACHE_KIB}")
-        try:
-            started = time.monotonic()
-            with Session(bind=connection.execution_options(sqlite_begin="IMMEDIATE")) as session:
-                rows = _select_batch(session, cutoff=cutoff, batch_size=batch_size, after=after)
-                if not rows:
-                    return Batch(0, None, time.monotonic() - started)
-                ids = [row.id for row in rows]
-                for column, action in DEPENDENTS:
-                    statement = (
-                        delete(column.class_)
-                        if action == "cascade"
-                        else update(column.class_).values({column.key: None})
-                    )
-                    session.execute(
-                        statement.where(column.in_(ids)).execution_options(
-                            synchronize_session=False
-                        )
-                    )
-                result = session.execute(
-                    delete(Deploy)
-                    .where(Deploy.id.in_(ids))
-                    .execution_options(synchronize_session=False)
-                )
-                session.commit()
-            locked = time.monotonic() - started
-            driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            try:
-                driver.execute("PRAGMA foreign_keys=ON")
-                driver.execute("PRAGMA synchronous=FULL")
-                driver.execute(f"PRAGMA wal_autocheckpoint={DEFAULT_WAL_AUTOCHECKPOINT}")
-                driver.execute(f"PRAGMA cache_size=-{DEFAULT_CACHE_KIB}")
-            except BaseException:
-                connection.invalidate()
-                raise
-    return Batch(rowcount(result), (rows[-1].created_at, rows[-1].id), locked)
+        Lock order: the batch first locks the Deployments of its deploys (in id order),
+        the lock every deploy and rollback takes first. A rollback to one of these
+        deploys then either committed before (its new deploy holds the bundle; the
+        target's record may go) or runs after and finds its target gone (404
+        ``not_found``, nothing written), never a half-made deploy failing on a foreign
+        key the cleanup removed under it.
+        """
+        started = time.monotonic()
+        with self._database.session(write=True) as session:
+            query = batch_query(cutoff=cutoff, batch_size=batch_size, after=after)
+            rows = session.execute(query.add_columns(Deploy.deployment_id)).all()
+            if not rows:
+                return Batch(0, None, time.monotonic() - started)
+            _lock_deployments(session, sorted({row.deployment_id for row in rows}))
+            # One array parameter, not thousands of placeholders to render and bind.
+            ids = bindparam("ids", [row.id for row in rows], type_=ARRAY(String))
+            # The foreign keys would do this too (ON DELETE); saying it keeps it visible,
+            # and set-based it spares PostgreSQL's per-row triggers the work.
+            session.execute(
+                update(Deploy)
+                .where(Deploy.rollback_from_id == any_(ids))
+                .values(rollback_from_id=None)
+                .execution_options(synchronize_session=False)
+            )
+            result = session.execute(
+                delete(Deploy)
+                .where(Deploy.id == any_(ids), expired(cutoff))
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+        last = rows[-1]
+        return Batch(rowcount(result), (last.created_at, last.id), time.monotonic() - started)
 
 
-def _select_batch(
-    session: Session, *, cutoff: datetime, batch_size: int, after: Cursor | None
-) -> Sequence[Row[str, datetime, str]]:
-    query = select(Deploy.id, Deploy.created_at, Deploy.deployment_id).where(expired(cutoff))
+def batch_query(
+    *, cutoff: datetime, batch_size: int, after: Cursor | None
+) -> Select[str, datetime]:
+    """The next batch's deploys (id, created_at): a keyset range in creation order."""
+    query = select(Deploy.id, Deploy.created_at).where(expired(cutoff))
     if after is not None:
         query = query.where(_after(after))
-    return session.execute(query.order_by(Deploy.created_at, Deploy.id).limit(batch_size)).all()
+    return query.order_by(Deploy.created_at, Deploy.id).limit(batch_size)
 
 
 def _lock_deployments(session: Session, deployment_ids: list[str]) -> None:

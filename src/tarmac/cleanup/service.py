@@ -9,7 +9,8 @@ no bundle record. Why a bundle never goes under a deploy that is about to use it
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,8 @@ from tarmac.cleanup.bundles import (
     delete_orphan_files,
     delete_unreferenced_bundles,
 )
-from tarmac.cleanup.revisions import Cursor, count_expired, delete_expired_batch
+from tarmac.cleanup.revisions import Cursor, PostgresBatches, count_expired
+from tarmac.cleanup.sqlite_batches import SqliteBatches, sqlite_batches
 from tarmac.db.base import utcnow
 from tarmac.db.engine import write_gate
 from tarmac.db.unit_of_work import Database
@@ -214,15 +216,25 @@ def _delete_expired_deploys(
     cursor: Cursor | None = None
     sizer = BatchSizer(batch_size)
     size = sizer.size
-    while True:
-        batch = delete_expired_batch(database, cutoff=cutoff, batch_size=size, after=cursor)
-        deleted += batch.deleted
-        cursor = batch.cursor
-        if cursor is None:
-            return deleted
-        size = sizer.next(deleted=batch.deleted, seconds=batch.locked_seconds)
-        failpoint("cleanup_after_batch")
-        on_batch(batch.locked_seconds)
+    with _deploy_batches(database) as batches:
+        while True:
+            batch = batches.delete(cutoff=cutoff, batch_size=size, after=cursor)
+            deleted += batch.deleted
+            cursor = batch.cursor
+            if cursor is None:
+                return deleted
+            size = sizer.next(deleted=batch.deleted, seconds=batch.locked_seconds)
+            failpoint("cleanup_after_batch")
+            on_batch(batch.locked_seconds)
+
+
+@contextmanager
+def _deploy_batches(database: Database) -> Iterator[SqliteBatches | PostgresBatches]:
+    if database.engine.dialect.name == "sqlite":
+        with sqlite_batches(database) as batches:
+            yield batches
+    else:
+        yield PostgresBatches(database)
 
 
 def _report(
