@@ -387,8 +387,8 @@ def report(
         f"Bar (history page p99 server time ≤ 10 ms at {longest:,} deploys): {verdict}, "
         f"worst page p99 {worst:.2f} ms. The query itself stays flat with the history "
         "(keyset); the rest of a request is its fixed cost: one statement for the token, "
-        "its user and roles, the Deployment, the page with its Git metadata, the runtime "
-        "status, and the JSON.",
+        "its user and roles, one for the Deployment with its runtime status, one for the "
+        "page with its Git metadata, and the JSON.",
         "",
     ]
     return "\n".join(lines)
