@@ -47,8 +47,7 @@ class BundleCache:
         self.root = root
         self.materialiser = Materialiser(root / "bundles")
         self._downloads = root / "downloads"
-        self._trees = root / "trees"
-        self.trees_dir = self._trees
+        self.trees_dir = root / "trees"
         """Recorded trees of the bundles held (their files' digests), ``delta.record_tree``."""
         self._fetch = fetch
         self._files = files
@@ -73,14 +72,14 @@ class BundleCache:
         if built is None:
             built = self._whole(sha256)
         if tree is not None:
-            delta.record_tree(self._trees, sha256, tree)
+            delta.record_tree(self.trees_dir, sha256, tree)
         return built
 
     def _by_delta(self, sha256: str, data: dict[str, object]) -> Path | None:
         """Build from local files and fetched ones; None if there is nothing to build from."""
         assert self._files is not None
         source = self._files
-        local = delta.local_files(self.materialiser.bundles_dir, self._trees, self._held())
+        local = delta.local_files(self.materialiser.bundles_dir, self.trees_dir, self._held())
         if not local:
             return None
         stats = delta.DeltaStats()
@@ -135,5 +134,5 @@ class BundleCache:
         """Remove unpacked bundles beyond the ``keep`` most recently used (never a live one)."""
         removed = self.materialiser.prune(keep=keep, protect=protect, live_links=links)
         for sha256 in removed:
-            delta.remove_tree_record(self._trees, sha256)
+            delta.remove_tree_record(self.trees_dir, sha256)
         return removed

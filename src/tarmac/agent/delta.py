@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tarmac.agent.client import BundleDigestMismatch
 from tarmac.bundles.materialiser import file_mode
@@ -54,17 +54,34 @@ def local_files(bundles_dir: Path, trees_dir: Path, shas: Iterable[str]) -> dict
     """Every file digest found in the unpacked bundles ``shas`` whose tree was recorded."""
     found: dict[str, LocalFile] = {}
     for sha in shas:
-        try:
-            entries = json.loads((trees_dir / f"{sha}.json").read_text())["entries"]
-        except (OSError, ValueError, KeyError, TypeError):
+        files = recorded_files(trees_dir, sha)
+        if files is None:
             continue  # no tree recorded (unpacked before deltas existed): not a source
         root = os.path.join(bundles_dir, sha)
-        for entry in entries:
-            digest = entry.get("sha256") if isinstance(entry, dict) else None
-            if entry.get("type") == FILE and isinstance(digest, str) and digest not in found:
-                path = os.path.join(root, str(entry["path"]))
-                found[digest] = LocalFile(path, entry.get("executable") is True)
+        for entry in files:
+            if entry["sha256"] not in found:
+                path = os.path.join(root, entry["path"])
+                found[entry["sha256"]] = LocalFile(path, entry.get("executable") is True)
     return found
+
+
+def recorded_files(trees_dir: Path, sha256: str) -> list[dict[str, Any]] | None:
+    """The file entries (``path``, ``sha256``, ``executable``) of bundle ``sha256``'s
+    recorded tree; None if none was recorded or it cannot be read."""
+    try:
+        entries = json.loads((trees_dir / f"{sha256}.json").read_text())["entries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(entries, list):
+        return None
+    return [
+        entry
+        for entry in entries
+        if isinstance(entry, dict)
+        and entry.get("type") == FILE
+        and isinstance(entry.get("path"), str)
+        and isinstance(entry.get("sha256"), str)
+    ]
 
 
 def assemble(

@@ -20,9 +20,9 @@ import os
 import threading
 from pathlib import Path
 
+from tarmac.agent.delta import recorded_files
 from tarmac.bundles.digests import is_sha256
 from tarmac.bundles.durable import write_json_atomically
-from tarmac.bundles.tree import FILE
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +58,10 @@ class FileDigests:
         return digests
 
     def _from_tree(self, sha256: str) -> dict[str, str] | None:
-        if self.trees is None:
-            return None
-        try:
-            entries = json.loads((self.trees / f"{sha256}.json").read_text())["entries"]
-            return {
-                str(entry["path"]): str(entry["sha256"])
-                for entry in entries
-                if entry.get("type") == FILE and is_sha256(str(entry.get("sha256")))
-            }
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        files = recorded_files(self.trees, sha256) if self.trees is not None else None
+        if files is None:
             return None  # none recorded, or not readable: hash the files instead
+        return {entry["path"]: entry["sha256"] for entry in files if is_sha256(entry["sha256"])}
 
     def prune(self, *, bundles_dir: Path) -> None:
         """Forget the digests of bundles no longer unpacked."""

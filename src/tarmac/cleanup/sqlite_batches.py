@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, delete, insert, select, update
 
@@ -65,8 +64,10 @@ class SqliteBatches:
     not be put back is thrown away, never handed to anyone else.
     """
 
-    def __init__(self, connection: Connection, driver: Any) -> None:
+    def __init__(self, connection: Connection) -> None:
         self._connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+        driver = connection.connection.driver_connection
+        assert driver is not None
         self._driver = driver
 
     def delete(self, *, cutoff: datetime, batch_size: int, after: Cursor | None) -> Batch:
@@ -116,7 +117,7 @@ def sqlite_batches(database: Database) -> Iterator[SqliteBatches]:
         try:
             BATCH.create(connection)
             connection.commit()
-            yield SqliteBatches(connection, driver)
+            yield SqliteBatches(connection)
         finally:
             try:
                 if connection.in_transaction():

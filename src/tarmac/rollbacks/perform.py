@@ -85,16 +85,14 @@ def _perform(
                 return RollbackOutcome(deploy=earlier, replayed=True)
         # A target that is unpacked already needs no slow work before the lock: the
         # rollback is then decided once, under it (the decision checks permissions).
-        decide_once = not request.dry_run and service.target_is_prepared(
+        decision = None
+        if request.dry_run or not service.target_is_prepared(
             session,
             deployment_id=deployment_id,
             target_deploy_id=target_deploy_id,
             backend=installation.runtime_backend,
-        )
-        decision = (
-            None
-            if decide_once
-            else service.preview_rollback(
+        ):
+            decision = service.preview_rollback(
                 session,
                 principal=principal,
                 deployment_id=deployment_id,
@@ -103,7 +101,6 @@ def _perform(
                 flags=installation.flags,
                 catalog=installation.catalog,
             )
-        )
     if decision is not None:
         # Refused already without the lock: say so at once, before unpacking anything.
         # The decision is made again under the lock, so a race can never skip a refusal.
