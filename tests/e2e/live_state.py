@@ -13,11 +13,13 @@ import httpx
 
 
 def folder_files(root: Path) -> dict[str, bytes]:
+    """The files of one tree: ``root``'s link is followed once, so a swap mid-walk is not mixed in."""
+    tree = Path(os.path.realpath(root))
     found = {}
-    for folder, _dirs, files in os.walk(root, followlinks=True):
+    for folder, _dirs, files in os.walk(tree, followlinks=True):
         for name in files:
             path = Path(folder) / name
-            found[str(path.relative_to(root))] = path.read_bytes()
+            found[str(path.relative_to(tree))] = path.read_bytes()
     return found
 
 

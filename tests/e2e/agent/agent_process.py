@@ -67,7 +67,11 @@ class AgentProcess:
         return self.process is not None and self.process.poll() is None
 
     def files(self) -> dict[str, bytes]:
-        return folder_files(self.dags_folder) if self.dags_folder.is_dir() else {}
+        """What the agent's folder holds now; {} while there is none or its tree was just pruned."""
+        try:
+            return folder_files(self.dags_folder) if self.dags_folder.is_dir() else {}
+        except FileNotFoundError:  # the agent pruned the tree we were reading; poll again
+            return {}
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
