@@ -3,11 +3,11 @@
 tarmac against a git-sync-style peer, measured the same way in the same run, on a real
 Airflow 3.1.8 (``dag-processor``) and a real Airflow 2.10.5 (``scheduler``):
 
-- tarmac, Airflow 3: ``TarmacDagBundle`` (refresh every 2 s). tarmac, Airflow 2: a
-  ``tarmac agent`` keeps the scheduler's DAGs folder on the live deploy and, given
-  Airflow's database (``TARMAC_AIRFLOW_DATABASE_URL``), asks Airflow to parse the changed
-  files next (docs/agent.md). The clock starts before ``POST …/rollback`` to the deploy
-  that is not live (its bundle unpacked earlier).
+- tarmac, Airflow 3: ``TarmacDagBundle`` with its defaults (the watch on, a refresh every
+  2 s). tarmac, Airflow 2: a ``tarmac agent`` keeps the scheduler's DAGs folder on the
+  live deploy and, given Airflow's database (``TARMAC_AIRFLOW_DATABASE_URL``), asks
+  Airflow to parse the changed files next (docs/agent.md). The clock starts before
+  ``POST …/rollback`` to the deploy that is not live (its bundle unpacked earlier).
 - git peer: a bare repo, a developer clone and a sync loop that does what git-sync does
   every ``--period`` seconds (5 s, the Airflow Helm chart's gitSync default): fetch, and on
   a new commit ``git worktree add`` and an atomic symlink swap. The clock starts before
@@ -372,8 +372,9 @@ def markdown(results: list[Series], runs: int, load: tuple[float, float]) -> str
         "mtime (Airflow re-parses all of them). Its time is dominated by where in the "
         "period the push lands, and on Airflow 2 by the scheduler's parse queue: every "
         "file of the new worktree is queued and `etl.py` waits its turn. tarmac's agent is "
-        "woken by a long poll at commit; the Airflow 3 DAG bundle asks every 2 s, plus the "
-        "DAG processor's `bundle_refresh_check_interval` (1 s here).",
+        "woken by a long poll at commit; so is the Airflow 3 DAG bundle's watch, which "
+        "asks the DAG processor to refresh and parse the changed files in its next loop "
+        "(the processor's loop turns about once a second).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -415,11 +416,10 @@ def ratio_bound(version: str, ours: Series, theirs: Series) -> str:
     )
     if version.startswith("3."):
         text += (
-            " On Airflow 3 nothing tells the DAG processor of a rollback: it calls the"
-            " bundle's `refresh()` when its `bundle_refresh_check_interval` (1 s here) finds"
-            " the bundle's `refresh_interval` (2 s, tarmac's default) elapsed, and only then"
-            " does the bundle ask tarmac and swap the folder, so up to 3 s of that first"
-            " part is waiting for Airflow to ask."
+            " On Airflow 3 the bundle's watch hears of the rollback at commit and writes"
+            " parse requests; the DAG processor finds them at the start of its next loop,"
+            " which turns about once a second, and only then calls the bundle's `refresh()`"
+            " to swap the folder: up to a second of that first part is Airflow's loop."
         )
     if part >= budget:
         text += " Airflow's part alone is over that budget."

@@ -8,6 +8,7 @@ already unpacked bundle would not reach Airflow's database within these waits.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -81,26 +82,64 @@ def deploys_by_bundle(server: ServerProcess, dep_id: str, bundle: bytes) -> str:
     return str(next(d["id"] for d in reversed(items) if d["bundle_sha256"] == sha))
 
 
-def test_airflow_3_dag_processor_on_the_dag_bundle_sees_deploy_and_rollback(
-    server: ServerProcess, processors: list[DagProcessor], tmp_path: Path
-) -> None:
-    dep_id = _new_deployment(server, "notices-af3")
-    deploy_dags(server.client(), dep_id, V1)
+def _bundle_processor(
+    server: ServerProcess, dep_id: str, home: Path, **bundle_kwargs: object
+) -> DagProcessor:
+    """A started Airflow 3.1 DAG processor on tarmac's DAG bundle of ``dep_id``."""
+    kwargs = {"server_url": server.url, "deployment_id": dep_id, **bundle_kwargs}
+    bundles = [{"name": "dags", "classpath": "tarmac.airflow.bundle.TarmacDagBundle"}]
     processor = DagProcessor(
         venv=_venv("3.1.8"),
-        home=tmp_path / "airflow3",
+        home=home,
         env={
             "TARMAC_TOKEN": agent_token(server, dep_id),
-            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": (
-                '[{"name": "dags", "classpath": "tarmac.airflow.bundle.TarmacDagBundle",'
-                f' "kwargs": {{"server_url": "{server.url}", "deployment_id": "{dep_id}"}}}}]'
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+                [{**bundles[0], "kwargs": kwargs}]
             ),
         },
     )
     processor.migrate()
     processor.start()
+    return processor
+
+
+def _assert_airflow_records_the_live_version(
+    server: ServerProcess, dep_id: str, processor: DagProcessor
+) -> None:
+    """Airflow's record of the bundle's newest version is the deploy now live. (The
+    bundle's own database work once committed and closed the DAG processor's session
+    under it, so this stayed empty and the processor refreshed at every check.)"""
+    with server.client() as client:
+        live = client.get(f"/api/v1/deployments/{dep_id}").json()["current_deploy_id"]
+    assert wait_until(lambda: processor.bundle_version("dags") == live, timeout=WAIT), (
+        processor.bundle_version("dags")
+    )
+
+
+def test_airflow_3_dag_processor_on_the_dag_bundle_sees_deploy_and_rollback(
+    server: ServerProcess, processors: list[DagProcessor], tmp_path: Path
+) -> None:
+    """Without the watch, by the DAG processor's refreshes alone (every 2 s here)."""
+    dep_id = _new_deployment(server, "notices-af3")
+    deploy_dags(server.client(), dep_id, V1)
+    processor = _bundle_processor(server, dep_id, tmp_path / "airflow3", watch=False)
     processors.append(processor)
     _walk_deploy_and_rollback(server, dep_id, processor)
+    _assert_airflow_records_the_live_version(server, dep_id, processor)
+
+
+def test_airflow_3_hears_of_deploy_and_rollback_without_waiting_for_a_refresh(
+    server: ServerProcess, processors: list[DagProcessor], tmp_path: Path
+) -> None:
+    """The bundle's refresh_interval is an hour here, so only the bundle's watch (a long
+    poll woken at commit, which asks Airflow to refresh and parse the changed files) can
+    bring v2 and the rollback to v1 into Airflow within these waits."""
+    dep_id = _new_deployment(server, "notices-watch-af3")
+    deploy_dags(server.client(), dep_id, V1)
+    processor = _bundle_processor(server, dep_id, tmp_path / "airflow3", refresh_interval=3600)
+    processors.append(processor)
+    _walk_deploy_and_rollback(server, dep_id, processor)
+    _assert_airflow_records_the_live_version(server, dep_id, processor)
 
 
 def test_airflow_2_scheduler_fed_by_the_agent_sees_deploy_and_rollback(

@@ -13,7 +13,7 @@ import httpx
 
 
 def folder_files(root: Path) -> dict[str, bytes]:
-    """The files of one tree: ``root``'s link is followed once, so a swap mid-walk is not mixed in."""
+    """The files of one tree; ``root``'s link is followed once, so a swap mid-walk is not mixed."""
     tree = Path(os.path.realpath(root))
     found = {}
     for folder, _dirs, files in os.walk(tree, followlinks=True):

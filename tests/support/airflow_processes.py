@@ -139,6 +139,17 @@ class DagProcessor:
             return set()
         return {str(row[0]) for row in rows}
 
+    def bundle_version(self, bundle_name: str) -> str | None:
+        """The version Airflow 3 records as its DAG bundle's newest (``dag_bundle.version``)."""
+        try:
+            with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10) as db:
+                row = db.execute(
+                    "SELECT version FROM dag_bundle WHERE name = ?", (bundle_name,)
+                ).fetchone()
+        except sqlite3.Error:
+            return None
+        return str(row[0]) if row and row[0] is not None else None
+
     def parsed_since(self, since: datetime) -> set[str]:
         """DAGs whose file Airflow parsed after ``since`` (UTC): ``dag.last_parsed_time``."""
         stamp = since.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from tarmac.agent.cache import BundleCache
 from tarmac.agent.client import LiveDags
-from tarmac.agent.freshness import FileDigests, touch_again_later, touch_changed
+from tarmac.agent.freshness import FileDigests, changed_files, touch, touch_again_later
 from tarmac.bundles.materialiser import write_json_atomically
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,13 @@ class LiveFolder:
         self._prune(live.bundle_sha256)
         return switch
 
+    def changes_to(self, target: Path) -> list[str]:
+        """Files of ``target`` whose content differs from the shown bundle's ([] if none shown)."""
+        previous = self._shown_dir()
+        if previous is None:
+            return []
+        return changed_files(before=self.digests.of(previous), after=self.digests.of(target))
+
     def _shown_dir(self) -> Path | None:
         """The unpacked bundle the link points at now (None before the first switch)."""
         if not self.link.is_symlink():
@@ -133,9 +140,8 @@ class LiveFolder:
         if previous is None:
             return  # Airflow has parsed nothing from this folder yet
         try:
-            changed = touch_changed(
-                before=self.digests.of(previous), after=self.digests.of(target), folder=target
-            )
+            changed = changed_files(before=self.digests.of(previous), after=self.digests.of(target))
+            touch(folder=target, paths=changed)
         except OSError:  # the switch stands; Airflow then notices at its next full cycle
             log.exception("could not refresh the mtimes of changed files in %s", target)
             return

@@ -72,12 +72,15 @@ class FileDigests:
                 entry.unlink(missing_ok=True)
 
 
-def touch_changed(*, before: dict[str, str], after: dict[str, str], folder: Path) -> list[str]:
-    """Set the mtime of each file of ``folder`` whose content differs from ``before`` to now."""
-    changed = sorted(path for path, digest in after.items() if before.get(path) != digest)
-    for path in changed:
+def changed_files(*, before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """The paths of ``after`` whose content is new or differs from ``before``, sorted."""
+    return sorted(path for path, digest in after.items() if before.get(path) != digest)
+
+
+def touch(*, folder: Path, paths: list[str]) -> None:
+    """Set the mtime of each of ``paths`` in ``folder`` to now."""
+    for path in paths:
         os.utime(folder / path, follow_symlinks=False)
-    return changed
 
 
 SETTLE_DELAYS_SECONDS = (3.0, 15.0)

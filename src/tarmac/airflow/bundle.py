@@ -13,12 +13,17 @@ gets ``versions/<deploy id>``, which stays readable after newer deploys (or a ro
 go live, so a run finishes on the code it started with. tarmac's cleanup keeps such a
 deploy while runs need it: each task reports its version as it starts, and the DAG
 processor renews the versions of every queued or running run (``runs_in_use.py``).
+
+Between refreshes a thread of the DAG processor long polls the server
+(``live_watch.py``): a deploy or rollback is unpacked as it commits, and the DAG
+processor is asked to refresh and parse the changed files in its next loop.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,7 @@ from airflow.exceptions import AirflowException
 from tarmac.agent.cache import BundleCache
 from tarmac.agent.client import AgentRejected, LiveCodeClient, ServerUnavailable
 from tarmac.agent.folder import LiveFolder
+from tarmac.airflow.live_watch import LiveWatch
 from tarmac.airflow.parse_requests import BundleParseRequests
 from tarmac.airflow.runs_in_use import InUseRenewer, versions_of_unfinished_runs
 from tarmac.airflow.version_dirs import ensure_version_dir
@@ -53,6 +59,7 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
         token_file: str | None = None,
         keep: int = 10,
         version_in_use_hours: float = 24.0,
+        watch: bool = True,
         **kwargs: Any,
     ) -> None:
         # Asking tarmac which deploy is live is one small GET: ask every few seconds
@@ -66,12 +73,21 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
         self._client: LiveCodeClient | None = None
         root = Path(self.base_dir) / "tarmac"
         cache = BundleCache(root=root, fetch=self._download)
-        self._folder = LiveFolder(
-            link=root / "dags",
-            cache=cache,
-            keep=keep,
-            # After a switch the changed files go first in the DAG processor's queue.
-            reparse=BundleParseRequests(bundle_name=self.name),
+        # After a switch the changed files go first in the DAG processor's queue.
+        reparse = BundleParseRequests(bundle_name=self.name)
+        self._folder = LiveFolder(link=root / "dags", cache=cache, keep=keep, reparse=reparse)
+        # refresh() and the watch's preparing never run at once (Airflow's lock() is
+        # per process, not per thread).
+        self._switching = threading.Lock()
+        self._watch = (
+            LiveWatch(
+                client=self._new_client,
+                folder=self._folder,
+                reparse=reparse,
+                switching=self._switching,
+            )
+            if watch
+            else None
         )
         self._renewer = InUseRenewer(
             seconds=self.version_in_use_seconds,
@@ -99,14 +115,19 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
                 self._materialise_version(self.version)
                 self._report_in_use(str(self.version))
             elif self._folder.shown() is None:
-                self._follow_live()
+                with self._switching:
+                    self._follow_live()
         super().initialize()
 
     def refresh(self) -> None:
         if self.version:
             raise AirflowException("a versioned tarmac bundle does not refresh")
-        with self.lock():
+        with self.lock(), self._switching:
             self._follow_live()
+        # Only the DAG processor refreshes the live bundle: from now on it hears of a
+        # deploy or rollback as the server commits it, not at its next refresh_interval.
+        if self._watch is not None:
+            self._watch.start()
         # The DAG processor refreshes every few seconds: keep what unfinished runs read.
         self._renewer.renew()
 
@@ -138,10 +159,13 @@ class TarmacDagBundle(BaseDagBundle):  # type: ignore[misc]  # Airflow has no ty
     def client(self) -> LiveCodeClient:
         # Made on first use: Airflow builds bundles (e.g. for view_url) that never fetch.
         if self._client is None:
-            self._client = LiveCodeClient(
-                server_url=self.server_url, token=self._token, deployment_id=self.deployment_id
-            )
+            self._client = self._new_client()
         return self._client
+
+    def _new_client(self) -> LiveCodeClient:
+        return LiveCodeClient(
+            server_url=self.server_url, token=self._token, deployment_id=self.deployment_id
+        )
 
     def _download(self, sha256: str, path: Path) -> None:
         self.client.download(sha256, into=path)

@@ -36,7 +36,7 @@ def versions_of_unfinished_runs(bundle_name: str) -> set[str]:
             DagRun.bundle_version.is_not(None),
         )
     )
-    with create_session() as session:
+    with create_session(scoped=False) as session:  # see parse_requests.py: not Airflow's own
         return {str(version) for version in session.scalars(query)}
 
 
