@@ -113,6 +113,11 @@ def test_airflow_values_run_the_agent_beside_every_component(tmp_path: Path) -> 
         [init] = values[component]["extraInitContainers"]
         [agent] = values[component]["extraContainers"]
         assert "--once" in init["args"] and "--once" not in agent["args"]
+        # The sidecar asks Airflow to parse changed files next: the chart's metadata Secret.
+        assert {
+            "name": "TARMAC_AIRFLOW_DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": "airflow-metadata", "key": "connection"}},
+        } in agent["env"]
         for container in (init, agent):
             assert container["args"][0] == "agent"
             assert f"--dags-folder={folder}" in container["args"]
