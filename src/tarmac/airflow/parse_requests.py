@@ -35,7 +35,7 @@ class BundleParseRequests:
     def request_ahead(self, folder: Path, changed: list[str], *, others: list[str]) -> list[str]:
         """Before the switch to ``folder``: ask for ``changed``, or, if none is a DAG file,
         for the first of ``others`` that is (the refresh still removes deleted DAGs)."""
-        wanted = self._listed(folder, changed) or self._listed(folder, others)[:1]
+        wanted = self._listed(folder, changed) or self._listed(folder, others, limit=1)
         requested = self._write(wanted)
         self._ahead = {folder.name: set(requested)}
         return requested
@@ -46,8 +46,9 @@ class BundleParseRequests:
         self._ahead.clear()
         return self._write([p for p in self._listed(folder, changed) if p not in ahead])
 
-    def _listed(self, folder: Path, paths: Iterable[str]) -> list[str]:
-        """The files among ``paths`` that Airflow's DAG processor would list, sorted."""
+    def _listed(self, folder: Path, paths: Iterable[str], *, limit: int | None = None) -> list[str]:
+        """The files among ``paths`` that Airflow's DAG processor would list, sorted;
+        the first ``limit`` of them (each costs a few file system calls)."""
         try:
             from airflow.configuration import conf
 
@@ -56,7 +57,13 @@ class BundleParseRequests:
                 if conf.get("core", "dag_ignore_file_syntax", fallback="glob") == "regexp"
                 else "glob"
             )
-            return [p for p in sorted(set(paths)) if airflow_lists(folder, p, syntax)]
+            found: list[str] = []
+            for path in sorted(set(paths)):
+                if airflow_lists(folder, path, syntax):
+                    found.append(path)
+                    if limit is not None and len(found) >= limit:
+                        break
+            return found
         except Exception as exc:  # the switch stands; Airflow notices the touch later
             log.warning("could not tell which changed files Airflow lists: %s", exc)
             return []
