@@ -35,10 +35,11 @@ from sqlalchemy import func, select, text, update
 from tarmac.bundles.blob_store import LocalBlobStore
 from tarmac.cleanup.service import (
     DEFAULT_BATCH_SIZE,
+    TARGET_BATCH_SECONDS,
     CleanupReport,
     cleanup_deploy_revisions,
-    target_batch_seconds,
 )
+from tarmac.db.base import new_id, time_ordered_id
 from tarmac.db.engine import make_engine
 from tarmac.db.migrate import upgrade_to_head
 from tarmac.db.unit_of_work import Database
@@ -111,7 +112,7 @@ def create_world(
         session.add_all(
             BundleRecord(sha256=sha, size=64, manifest=[], created_at=old) for sha in shas
         )
-        ids = [secrets.token_hex(16) for _ in range(deployments)]
+        ids = [new_id() for _ in range(deployments)]
         session.add_all(
             Deployment(
                 id=deployment_id,
@@ -139,8 +140,8 @@ def deploy_rows(
     stamp: Callable[[datetime], Any] = sqlite_time if sqlite else (lambda moment: moment)
     for n in range(count + per_deployment):
         live = n >= count
-        deploy_id = secrets.token_hex(16)
         created = datetime.now(UTC) if live else start + timedelta(seconds=n)
+        deploy_id = time_ordered_id(created)  # the id tarmac gave a deploy made then
         yield (
             deploy_id,
             deployment_ids[n % per_deployment],
@@ -310,7 +311,6 @@ def run(args: argparse.Namespace, root: Path, url: str) -> dict[str, Any]:
         )
         cpu_seconds = time.thread_time() - cpu_started
     load = os.getloadavg()[0]
-    target_seconds = target_batch_seconds(database)
     with database.session() as session:
         remaining = session.scalar(select(func.count()).select_from(Deploy)) or 0
     database.dispose()
@@ -328,7 +328,6 @@ def run(args: argparse.Namespace, root: Path, url: str) -> dict[str, Any]:
         "pinned": pinned,
         "cpu_seconds": cpu_seconds,
         "load": load,
-        "target_seconds": target_seconds,
     }
 
 
@@ -357,7 +356,10 @@ def markdown(args: argparse.Namespace, result: dict[str, Any]) -> str:
         f"expired deploys over {args.deployments} Deployments ({result['pinned']} pinned, every "
         f"{ROLLBACK_EVERY}th a rollback of the one before), {args.bundles:,} bundles with "
         f"blob files and unpacked dirs; at most {args.batch_size:,} deploys per transaction, "
-        f"sized to hold the lock about {result['target_seconds'] * 1000:.0f} ms each.",
+        f"sized to hold the lock about {TARGET_BATCH_SECONDS * 1000:.0f} ms each. Deploy ids "
+        "are time-ordered, as tarmac makes them (`tarmac.db.base.new_id`); deploys an "
+        "installation recorded before that change keep random ids, and deleting those "
+        "rewrites one index page per deploy: about 40 % longer in the runs before it.",
         "",
         "| cleanup | result |",
         "|---|---|",
