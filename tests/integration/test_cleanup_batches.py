@@ -5,14 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import ForeignKey, select, text
 
 from tarmac.bundles.blob_store import LocalBlobStore
-from tarmac.cleanup import service
 from tarmac.cleanup.revisions import DEPENDENTS
 from tarmac.cleanup.service import cleanup_deploy_revisions
-from tarmac.cleanup.sqlite_batches import sqlite_batches
 from tarmac.db.base import Base, new_id, utcnow
 from tarmac.db.engine import make_engine
 from tarmac.db.migrate import upgrade_to_head
@@ -135,86 +132,4 @@ def test_batches_delete_dependents_and_keep_live_pinned_and_their_links(
         finally:
             for connection in connections:
                 connection.close()
-    database.dispose()
-
-
-def _many_expired(database: Database, count: int) -> list[str]:
-    """``count`` expired deploys of one Deployment (and one live), in one transaction."""
-    now = utcnow()
-    with database.session(write=True) as session:
-        session.add(BundleRecord(sha256="b" * 64, size=1, manifest=[], created_at=now))
-        deployment = Deployment(
-            name="slow-batches",
-            release_name="slow-batches-1",
-            runtime_version="12.4.0",
-            airflow_version="2.10.4",
-            executor="CeleryExecutor",
-            dag_deploy_mode="dag_deploy",
-            resources={},
-        )
-        session.add(deployment)
-        session.flush()
-        ids = [new_id() for _ in range(count + 1)]
-        session.add_all(
-            Deploy(
-                id=deploy_id,
-                deployment_id=deployment.id,
-                seq=seq,
-                type="DAG_ONLY",
-                status="DEPLOYED",
-                runtime_version="12.4.0",
-                airflow_version="2.10.4",
-                dag_deploy_enabled=True,
-                bundle_sha256="b" * 64,
-                created_at=now - timedelta(days=1 if seq > count else OLD, seconds=-seq),
-            )
-            for seq, deploy_id in enumerate(ids, start=1)
-        )
-        session.flush()
-        deployment.current_deploy_id = ids[-1]
-        session.commit()
-    return ids
-
-
-def _count_deploys(database: Database) -> int:
-    with database.session() as session:
-        return len(session.scalars(select(Deploy.id)).all())
-
-
-def test_a_sqlite_batch_past_its_time_is_rolled_back_whole(tmp_path: Path) -> None:
-    """Requests queue on SQLite's one write lock: a batch still running at its deadline
-    lets go of it, deleting nothing, and says so (the next is smaller)."""
-    database = Database(make_engine(f"sqlite:///{tmp_path / 'tarmac.db'}"))
-    upgrade_to_head(database.engine)
-    _many_expired(database, 1500)
-    cutoff = utcnow() - timedelta(days=90)
-    with sqlite_batches(database) as batches:
-        late = batches.delete(cutoff=cutoff, batch_size=1500, after=None, max_seconds=0.0)
-        assert late.interrupted and late.deleted == 0 and late.cursor is None
-        assert _count_deploys(database) == 1501  # nothing half-deleted
-        done = batches.delete(cutoff=cutoff, batch_size=1500, after=None, max_seconds=None)
-        assert not done.interrupted and done.deleted == 1500
-    assert _count_deploys(database) == 1
-    database.dispose()
-
-
-def test_cleanup_gets_through_batches_that_always_run_out_of_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every batch above the smallest runs out of time here: the smallest run to the
-    end, so the cleanup still deletes everything and counts it right."""
-    monkeypatch.setattr(service, "MAX_BATCH_SECONDS", 0.0)
-    database = Database(make_engine(f"sqlite:///{tmp_path / 'tarmac.db'}"))
-    upgrade_to_head(database.engine)
-    _many_expired(database, 1500)
-    report = cleanup_deploy_revisions(
-        database=database,
-        blob_store=LocalBlobStore(tmp_path / "blobs"),
-        bundles_dir=tmp_path / "bundles",
-        older_than_days=90,
-        dry_run=False,
-        actor="test",
-    )
-    assert report.deleted_deploys == 1500
-    assert _count_deploys(database) == 1
     database.dispose()

@@ -44,8 +44,6 @@ class Batch(NamedTuple):
     locked_seconds: float
     """How long it held what requests wait for (SQLite's write lock, or the transaction
     with the Deployments' row locks on PostgreSQL)."""
-    interrupted: bool = False
-    """It ran past its time and was rolled back: nothing deleted, ``cursor`` unchanged."""
 
 
 def expired(cutoff: datetime) -> ColumnElement[bool]:
@@ -85,16 +83,8 @@ class PostgresBatches:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def delete(
-        self,
-        *,
-        cutoff: datetime,
-        batch_size: int,
-        after: Cursor | None,
-        max_seconds: float | None = None,
-    ) -> Batch:
-        """Delete up to ``batch_size`` expired deploys after ``after`` (``max_seconds`` is
-        SQLite's: requests queue on row locks here, not on one lock for the database).
+    def delete(self, *, cutoff: datetime, batch_size: int, after: Cursor | None) -> Batch:
+        """Delete up to ``batch_size`` expired deploys after ``after``.
 
         Set-based: one SELECT of the batch (``batch_query``), one statement per dependent
         table, one DELETE. The DELETE repeats the conditions, so a deploy pinned since it

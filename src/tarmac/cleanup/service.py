@@ -47,8 +47,6 @@ MAX_OLDER_THAN_DAYS = 36_500
 MAX_PAUSE_SECONDS = 0.03
 FIRST_DEPLOY_BATCH = 500
 LEAST_DEPLOY_BATCH = 100
-MAX_BATCH_SECONDS = 0.045
-"""On SQLite, a batch still running after this long is rolled back and retried smaller."""
 TARGET_BATCH_SECONDS = 0.015
 """How long one batch of deploys should hold its locks.
 
@@ -211,16 +209,6 @@ class BatchSizer:
         self.target_seconds = target_seconds
         self.size = min(most, FIRST_DEPLOY_BATCH)
 
-    @property
-    def at_least(self) -> bool:
-        """Whether batches are already as small as they get."""
-        return self.size <= min(self.most, LEAST_DEPLOY_BATCH)
-
-    def shrink(self) -> int:
-        """After a batch that ran out of time: a quarter of its size."""
-        self.size = max(min(self.most, LEAST_DEPLOY_BATCH), self.size // 4)
-        return self.size
-
     def next(self, *, deleted: int, seconds: float) -> int:
         if deleted >= self.size and seconds > 0:
             fitting = int(self.size * self.target_seconds / seconds)
@@ -238,13 +226,7 @@ def _delete_expired_deploys(
     size = sizer.size
     with _deploy_batches(database) as batches:
         while True:
-            # The smallest batches run to the end, so a slow machine still makes progress.
-            limit = None if sizer.at_least else MAX_BATCH_SECONDS
-            batch = batches.delete(cutoff=cutoff, batch_size=size, after=cursor, max_seconds=limit)
-            if batch.interrupted:
-                size = sizer.shrink()
-                on_batch(batch.locked_seconds)
-                continue
+            batch = batches.delete(cutoff=cutoff, batch_size=size, after=cursor)
             deleted += batch.deleted
             cursor = batch.cursor
             if cursor is None:

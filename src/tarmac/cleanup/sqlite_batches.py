@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, delete, insert, select, update
-from sqlalchemy.exc import OperationalError
 
 from tarmac.cleanup.revisions import DEPENDENTS, Batch, Cursor, batch_query, rowcount
 from tarmac.db.base import UTCDateTime
@@ -71,39 +70,8 @@ class SqliteBatches:
         assert driver is not None
         self._driver = driver
 
-    def delete(
-        self,
-        *,
-        cutoff: datetime,
-        batch_size: int,
-        after: Cursor | None,
-        max_seconds: float | None = None,
-    ) -> Batch:
-        """Delete up to ``batch_size`` expired deploys after ``after``.
-
-        With ``max_seconds``, a batch still running after that long is interrupted and
-        rolled back (SQLite's progress handler; a rollback in WAL mode only drops pages
-        not yet committed), so requests never wait behind a batch that turned out far
-        slower than the one before it, e.g. on a cold cache or a busy disk.
-        """
-        started = time.monotonic()
-        if max_seconds is not None:
-            deadline = started + max_seconds
-            self._driver.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
-        try:
-            batch = self._delete(cutoff=cutoff, batch_size=batch_size, after=after)
-        except OperationalError as exc:
-            if max_seconds is None or "interrupted" not in str(exc.orig):
-                raise
-            return Batch(0, after, time.monotonic() - started, interrupted=True)
-        finally:
-            if max_seconds is not None:
-                self._driver.set_progress_handler(None, 1000)
-        # On the driver: SQLAlchemy would begin a transaction (and take the lock) first.
-        self._driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        return batch
-
-    def _delete(self, *, cutoff: datetime, batch_size: int, after: Cursor | None) -> Batch:
+    def delete(self, *, cutoff: datetime, batch_size: int, after: Cursor | None) -> Batch:
+        """Delete up to ``batch_size`` expired deploys after ``after``."""
         connection = self._connection
         started = time.monotonic()
         with connection.begin():
@@ -128,7 +96,10 @@ class SqliteBatches:
                 .order_by(BATCH.c.created_at.desc(), BATCH.c.id.desc())
                 .limit(1)
             ).one()
-        return Batch(deleted, (last.created_at, last.id), time.monotonic() - started)
+        locked = time.monotonic() - started
+        # On the driver: SQLAlchemy would begin a transaction (and take the lock) first.
+        self._driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return Batch(deleted, (last.created_at, last.id), locked)
 
 
 @contextmanager
