@@ -86,6 +86,11 @@ def parse_args() -> argparse.Namespace:
         help="the most deploys per transaction (the cleanup keeps each batch's lock near 30 ms)",
     )
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--random-ids",
+        action="store_true",
+        help="random deploy ids, as tarmac made them before time-ordered ids",
+    )
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     return parser.parse_args()
@@ -131,7 +136,7 @@ def create_world(
 
 
 def deploy_rows(
-    *, count: int, deployment_ids: list[str], shas: list[str], sqlite: bool
+    *, count: int, deployment_ids: list[str], shas: list[str], sqlite: bool, random_ids: bool
 ) -> Iterator[tuple[Any, ...]]:
     """``count`` expired deploys, then one live (young) deploy per Deployment."""
     start = datetime.now(UTC) - timedelta(days=365)
@@ -141,7 +146,8 @@ def deploy_rows(
     for n in range(count + per_deployment):
         live = n >= count
         created = datetime.now(UTC) if live else start + timedelta(seconds=n)
-        deploy_id = time_ordered_id(created)  # the id tarmac gave a deploy made then
+        # The id tarmac gives a deploy made then, or one as it gave before (uuid4).
+        deploy_id = secrets.token_hex(16) if random_ids else time_ordered_id(created)
         yield (
             deploy_id,
             deployment_ids[n % per_deployment],
@@ -285,7 +291,14 @@ def run(args: argparse.Namespace, root: Path, url: str) -> dict[str, Any]:
     )
     started = time.monotonic()
     bulk_insert(
-        database, deploy_rows(count=args.deploys, deployment_ids=ids, shas=shas, sqlite=sqlite)
+        database,
+        deploy_rows(
+            count=args.deploys,
+            deployment_ids=ids,
+            shas=shas,
+            sqlite=sqlite,
+            random_ids=args.random_ids,
+        ),
     )
     make_live(database)
     if not sqlite:
@@ -356,10 +369,14 @@ def markdown(args: argparse.Namespace, result: dict[str, Any]) -> str:
         f"expired deploys over {args.deployments} Deployments ({result['pinned']} pinned, every "
         f"{ROLLBACK_EVERY}th a rollback of the one before), {args.bundles:,} bundles with "
         f"blob files and unpacked dirs; at most {args.batch_size:,} deploys per transaction, "
-        f"sized to hold the lock about {TARGET_BATCH_SECONDS * 1000:.0f} ms each. Deploy ids "
-        "are time-ordered, as tarmac makes them (`tarmac.db.base.new_id`); deploys an "
-        "installation recorded before that change keep random ids, and deleting those "
-        "rewrites one index page per deploy: about 40 % longer in the runs before it.",
+        f"sized to hold the lock about {TARGET_BATCH_SECONDS * 1000:.0f} ms each. "
+        + (
+            "Deploy ids random (`--random-ids`), as tarmac made them before time-ordered ids."
+            if args.random_ids
+            else "Deploy ids time-ordered, as tarmac makes them (`tarmac.db.base.new_id`); "
+            "deploys recorded before keep random ids, and deleting those rewrites about one "
+            "index page per deploy (`--random-ids` measures that case)."
+        ),
         "",
         "| cleanup | result |",
         "|---|---|",
