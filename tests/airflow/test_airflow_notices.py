@@ -116,27 +116,26 @@ def _assert_airflow_records_the_live_version(
     )
 
 
+@pytest.mark.parametrize(
+    "bundle_kwargs",
+    [
+        # By the DAG processor's refreshes alone (every 2 s here).
+        pytest.param({"watch": False}, id="refreshes"),
+        # The bundle's refresh_interval is an hour, so only its watch (a long poll woken
+        # at commit, which asks Airflow to refresh and parse the changed files) can bring
+        # v2 and the rollback to v1 into Airflow within these waits.
+        pytest.param({"refresh_interval": 3600}, id="watch"),
+    ],
+)
 def test_airflow_3_dag_processor_on_the_dag_bundle_sees_deploy_and_rollback(
-    server: ServerProcess, processors: list[DagProcessor], tmp_path: Path
+    server: ServerProcess,
+    processors: list[DagProcessor],
+    tmp_path: Path,
+    bundle_kwargs: dict[str, object],
 ) -> None:
-    """Without the watch, by the DAG processor's refreshes alone (every 2 s here)."""
     dep_id = _new_deployment(server, "notices-af3")
     deploy_dags(server.client(), dep_id, V1)
-    processor = _bundle_processor(server, dep_id, tmp_path / "airflow3", watch=False)
-    processors.append(processor)
-    _walk_deploy_and_rollback(server, dep_id, processor)
-    _assert_airflow_records_the_live_version(server, dep_id, processor)
-
-
-def test_airflow_3_hears_of_deploy_and_rollback_without_waiting_for_a_refresh(
-    server: ServerProcess, processors: list[DagProcessor], tmp_path: Path
-) -> None:
-    """The bundle's refresh_interval is an hour here, so only the bundle's watch (a long
-    poll woken at commit, which asks Airflow to refresh and parse the changed files) can
-    bring v2 and the rollback to v1 into Airflow within these waits."""
-    dep_id = _new_deployment(server, "notices-watch-af3")
-    deploy_dags(server.client(), dep_id, V1)
-    processor = _bundle_processor(server, dep_id, tmp_path / "airflow3", refresh_interval=3600)
+    processor = _bundle_processor(server, dep_id, tmp_path / "airflow3", **bundle_kwargs)
     processors.append(processor)
     _walk_deploy_and_rollback(server, dep_id, processor)
     _assert_airflow_records_the_live_version(server, dep_id, processor)

@@ -127,52 +127,39 @@ class DagProcessor:
 
     def serialized_dag_ids(self) -> set[str]:
         """DAGs the processor serialized that Airflow still counts as present."""
-        try:
-            with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10) as db:
-                columns = {row[1] for row in db.execute("PRAGMA table_info(dag)")}
-                stale = "is_stale" if "is_stale" in columns else "NOT is_active"
-                rows = db.execute(
-                    f"SELECT s.dag_id FROM serialized_dag s JOIN dag d ON d.dag_id = s.dag_id"
-                    f" WHERE NOT ({stale})"
-                ).fetchall()
-        except sqlite3.Error:
-            return set()
+        columns = {row[1] for row in self._rows("PRAGMA table_info(dag)")}
+        stale = "is_stale" if "is_stale" in columns else "NOT is_active"
+        rows = self._rows(
+            f"SELECT s.dag_id FROM serialized_dag s JOIN dag d ON d.dag_id = s.dag_id"
+            f" WHERE NOT ({stale})"
+        )
         return {str(row[0]) for row in rows}
 
     def bundle_version(self, bundle_name: str) -> str | None:
         """The version Airflow 3 records as its DAG bundle's newest (``dag_bundle.version``)."""
-        try:
-            with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10) as db:
-                row = db.execute(
-                    "SELECT version FROM dag_bundle WHERE name = ?", (bundle_name,)
-                ).fetchone()
-        except sqlite3.Error:
-            return None
-        return str(row[0]) if row and row[0] is not None else None
+        rows = self._rows("SELECT version FROM dag_bundle WHERE name = ?", (bundle_name,))
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def parsed_since(self, since: datetime) -> set[str]:
         """DAGs whose file Airflow parsed after ``since`` (UTC): ``dag.last_parsed_time``."""
         stamp = since.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-        try:
-            with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10) as db:
-                rows = db.execute(
-                    "SELECT dag_id FROM dag WHERE last_parsed_time > ?", (stamp,)
-                ).fetchall()
-        except sqlite3.Error:
-            return set()
+        rows = self._rows("SELECT dag_id FROM dag WHERE last_parsed_time > ?", (stamp,))
         return {str(row[0]) for row in rows}
 
-    def _serialized(self, dag_id: str) -> dict[str, Any] | None:
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Rows of a read-only query on Airflow's database; none while it is not readable."""
         try:
             with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10) as db:
-                row = db.execute(
-                    "SELECT data FROM serialized_dag WHERE dag_id = ?"
-                    " ORDER BY last_updated DESC LIMIT 1",
-                    (dag_id,),
-                ).fetchone()
+                return db.execute(sql, params).fetchall()
         except sqlite3.Error:
+            return []
+
+    def _serialized(self, dag_id: str) -> dict[str, Any] | None:
+        rows = self._rows(
+            "SELECT data FROM serialized_dag WHERE dag_id = ? ORDER BY last_updated DESC LIMIT 1",
+            (dag_id,),
+        )
+        if not rows or rows[0][0] is None:
             return None
-        if row is None or row[0] is None:
-            return None
-        data = row[0]
+        data = rows[0][0]
         return json.loads(data) if isinstance(data, str | bytes) else dict(data)
