@@ -39,7 +39,6 @@ from tarmac.cleanup.service import (
     CleanupReport,
     cleanup_deploy_revisions,
 )
-from tarmac.db.base import new_id, time_ordered_id
 from tarmac.db.engine import make_engine
 from tarmac.db.migrate import upgrade_to_head
 from tarmac.db.unit_of_work import Database
@@ -86,11 +85,6 @@ def parse_args() -> argparse.Namespace:
         help="the most deploys per transaction (the cleanup keeps each batch's lock near 30 ms)",
     )
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
-    parser.add_argument(
-        "--random-ids",
-        action="store_true",
-        help="random deploy ids, as tarmac made them before time-ordered ids",
-    )
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     return parser.parse_args()
@@ -117,7 +111,7 @@ def create_world(
         session.add_all(
             BundleRecord(sha256=sha, size=64, manifest=[], created_at=old) for sha in shas
         )
-        ids = [new_id() for _ in range(deployments)]
+        ids = [secrets.token_hex(16) for _ in range(deployments)]
         session.add_all(
             Deployment(
                 id=deployment_id,
@@ -136,7 +130,7 @@ def create_world(
 
 
 def deploy_rows(
-    *, count: int, deployment_ids: list[str], shas: list[str], sqlite: bool, random_ids: bool
+    *, count: int, deployment_ids: list[str], shas: list[str], sqlite: bool
 ) -> Iterator[tuple[Any, ...]]:
     """``count`` expired deploys, then one live (young) deploy per Deployment."""
     start = datetime.now(UTC) - timedelta(days=365)
@@ -145,9 +139,8 @@ def deploy_rows(
     stamp: Callable[[datetime], Any] = sqlite_time if sqlite else (lambda moment: moment)
     for n in range(count + per_deployment):
         live = n >= count
+        deploy_id = secrets.token_hex(16)
         created = datetime.now(UTC) if live else start + timedelta(seconds=n)
-        # The id tarmac gives a deploy made then, or one as it gave before (uuid4).
-        deploy_id = secrets.token_hex(16) if random_ids else time_ordered_id(created)
         yield (
             deploy_id,
             deployment_ids[n % per_deployment],
@@ -291,14 +284,7 @@ def run(args: argparse.Namespace, root: Path, url: str) -> dict[str, Any]:
     )
     started = time.monotonic()
     bulk_insert(
-        database,
-        deploy_rows(
-            count=args.deploys,
-            deployment_ids=ids,
-            shas=shas,
-            sqlite=sqlite,
-            random_ids=args.random_ids,
-        ),
+        database, deploy_rows(count=args.deploys, deployment_ids=ids, shas=shas, sqlite=sqlite)
     )
     make_live(database)
     if not sqlite:
@@ -369,14 +355,7 @@ def markdown(args: argparse.Namespace, result: dict[str, Any]) -> str:
         f"expired deploys over {args.deployments} Deployments ({result['pinned']} pinned, every "
         f"{ROLLBACK_EVERY}th a rollback of the one before), {args.bundles:,} bundles with "
         f"blob files and unpacked dirs; at most {args.batch_size:,} deploys per transaction, "
-        f"sized to hold the lock about {TARGET_BATCH_SECONDS * 1000:.0f} ms each. "
-        + (
-            "Deploy ids random (`--random-ids`), as tarmac made them before time-ordered ids."
-            if args.random_ids
-            else "Deploy ids time-ordered, as tarmac makes them (`tarmac.db.base.new_id`); "
-            "deploys recorded before keep random ids, and deleting those rewrites about one "
-            "index page per deploy (`--random-ids` measures that case)."
-        ),
+        f"sized to hold the lock about {TARGET_BATCH_SECONDS * 1000:.0f} ms each.",
         "",
         "| cleanup | result |",
         "|---|---|",

@@ -52,9 +52,9 @@ TARGET_BATCH_SECONDS = 0.015
 
 A write request waits for the batch under way (SQLite's one write lock; on PostgreSQL
 the row locks of the Deployments it touches), then for its own commit. Measured with
-bench/cleanup_million.py, 1 M deploys on 2 cores, time-ordered ids: on SQLite 30 ms
-batches gave writes a p99 of 72 ms in 28.7 s, 15 ms batches 56 ms in 31.5-32.8 s; on
-PostgreSQL (random ids) 30 ms left the slowest requests at 103-116 ms, 15 ms at 84-100."""
+bench/cleanup_million.py, 1 M deploys on 2 cores: on SQLite 30 ms batches gave writes a
+p99 of 127 ms in 41.7 s, 15 ms batches 85 ms in 49.1 s; on PostgreSQL 30 ms left the
+slowest requests at 103-104 ms in 29.6 s, 15 ms at 90-100 ms in 36-42 s."""
 
 
 @dataclass(frozen=True)
