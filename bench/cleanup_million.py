@@ -35,9 +35,9 @@ from sqlalchemy import func, select, text, update
 from tarmac.bundles.blob_store import LocalBlobStore
 from tarmac.cleanup.service import (
     DEFAULT_BATCH_SIZE,
-    TARGET_BATCH_SECONDS,
     CleanupReport,
     cleanup_deploy_revisions,
+    target_batch_seconds,
 )
 from tarmac.db.engine import make_engine
 from tarmac.db.migrate import upgrade_to_head
@@ -310,6 +310,7 @@ def run(args: argparse.Namespace, root: Path, url: str) -> dict[str, Any]:
         )
         cpu_seconds = time.thread_time() - cpu_started
     load = os.getloadavg()[0]
+    target_seconds = target_batch_seconds(database)
     with database.session() as session:
         remaining = session.scalar(select(func.count()).select_from(Deploy)) or 0
     database.dispose()
@@ -327,6 +328,7 @@ def run(args: argparse.Namespace, root: Path, url: str) -> dict[str, Any]:
         "pinned": pinned,
         "cpu_seconds": cpu_seconds,
         "load": load,
+        "target_seconds": target_seconds,
     }
 
 
@@ -355,7 +357,7 @@ def markdown(args: argparse.Namespace, result: dict[str, Any]) -> str:
         f"expired deploys over {args.deployments} Deployments ({result['pinned']} pinned, every "
         f"{ROLLBACK_EVERY}th a rollback of the one before), {args.bundles:,} bundles with "
         f"blob files and unpacked dirs; at most {args.batch_size:,} deploys per transaction, "
-        f"sized to hold the lock about {TARGET_BATCH_SECONDS * 1000:.0f} ms each.",
+        f"sized to hold the lock about {result['target_seconds'] * 1000:.0f} ms each.",
         "",
         "| cleanup | result |",
         "|---|---|",
