@@ -78,9 +78,9 @@ class BundleParseRequests:
 
             request = DagPriorityParsingRequest
             # A session of our own: refresh() runs inside the DAG processor's scoped
-            # session, which create_session(scoped=False) would commit and close under it. The
-            # processor then lost its record of the bundle's version and refreshed the
-            # bundle at every check, whatever its refresh_interval.
+            # session, which a plain create_session() would commit and close under it.
+            # The processor then lost its record of the bundle's version and refreshed
+            # the bundle at every check, whatever its refresh_interval.
             with create_session(scoped=False) as session:
                 pending = set(
                     session.scalars(
