@@ -13,10 +13,11 @@ from sqlalchemy import Column, Connection, MetaData, String, Table, delete, inse
 from tarmac.cleanup.revisions import DEPENDENTS, Batch, Cursor, batch_query, rowcount
 from tarmac.db.base import UTCDateTime
 from tarmac.db.unit_of_work import Database
+from tarmac.db.wal_checkpointer import WalCheckpointer, checkpointing
 from tarmac.deploys.models import Deploy
 
-DEFAULT_WAL_AUTOCHECKPOINT = 1000
-"""SQLite's default: a commit that leaves this many pages in the log checkpoints it."""
+RESTART_AFTER_PAGES = 40_000
+"""Pages (160 MiB) the log may hold before a batch waits for it to be copied and started over."""
 BATCH_CACHE_KIB = 65_536
 """SQLite's page cache for the batches: the default 2 MiB cannot hold the index pages one
 batch rewrites, so it read them back from the OS as it went (a fifth of the time)."""
@@ -53,19 +54,22 @@ class SqliteBatches:
     bundle pass's, which deletes files only after its own) makes every earlier one in the
     log durable first.
 
-    **Checkpoints.** Each batch checkpoints the log itself, right after its commit (the
-    lock released), instead of inside the commit as SQLite's automatic checkpoint would:
-    a batch dirties index pages all over the file (deploy ids are random), so copying
-    them into the database took half of each batch; requests that want the lock can take
-    it while it runs, and the batch is sized by the time it held the lock alone.
+    **Checkpoints.** No commit in the process checkpoints the log during the pass: a
+    ``WalCheckpointer`` thread copies each batch's pages into the database while the next
+    batch and requests go on. A batch dirties index pages all over the file (deploy ids
+    are random), and with SQLite's automatic checkpoint the next request's commit copied
+    them, taking 60-100 ms. Once the log holds ``RESTART_AFTER_PAGES``, a batch first
+    waits until it is all copied, without the lock, so that the next writer starts it
+    over instead of making it longer (``WalCheckpointer.start_over``).
 
     The connection's settings are put back once, at the end of the pass (shrinking the
     page cache after every batch cost 7 ms a batch); a connection whose settings could
     not be put back is thrown away, never handed to anyone else.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, checkpointer: WalCheckpointer) -> None:
         self._connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+        self._checkpointer = checkpointer
         driver = connection.connection.driver_connection
         assert driver is not None
         self._driver = driver
@@ -73,6 +77,8 @@ class SqliteBatches:
     def delete(self, *, cutoff: datetime, batch_size: int, after: Cursor | None) -> Batch:
         """Delete up to ``batch_size`` expired deploys after ``after``."""
         connection = self._connection
+        if self._checkpointer.log_pages >= RESTART_AFTER_PAGES:
+            self._checkpointer.start_over(self._driver)
         started = time.monotonic()
         with connection.begin():
             connection.execute(delete(BATCH))
@@ -97,8 +103,7 @@ class SqliteBatches:
                 .limit(1)
             ).one()
         locked = time.monotonic() - started
-        # On the driver: SQLAlchemy would begin a transaction (and take the lock) first.
-        self._driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._checkpointer.nudge()
         return Batch(deleted, (last.created_at, last.id), locked)
 
 
@@ -111,13 +116,13 @@ def sqlite_batches(database: Database) -> Iterator[SqliteBatches]:
         # Outside a transaction, or foreign_keys is a no-op.
         driver.execute("PRAGMA foreign_keys=OFF")
         driver.execute("PRAGMA synchronous=NORMAL")
-        driver.execute("PRAGMA wal_autocheckpoint=0")
         driver.execute(f"PRAGMA cache_size=-{BATCH_CACHE_KIB}")
         driver.execute("PRAGMA temp_store=MEMORY")
         try:
-            BATCH.create(connection)
-            connection.commit()
-            yield SqliteBatches(connection)
+            with checkpointing(database.engine) as checkpointer:
+                BATCH.create(connection)
+                connection.commit()
+                yield SqliteBatches(connection, checkpointer)
         finally:
             try:
                 if connection.in_transaction():
@@ -126,7 +131,6 @@ def sqlite_batches(database: Database) -> Iterator[SqliteBatches]:
                 connection.commit()
                 driver.execute("PRAGMA foreign_keys=ON")
                 driver.execute("PRAGMA synchronous=FULL")
-                driver.execute(f"PRAGMA wal_autocheckpoint={DEFAULT_WAL_AUTOCHECKPOINT}")
                 driver.execute(f"PRAGMA cache_size=-{DEFAULT_CACHE_KIB}")
                 driver.execute("PRAGMA temp_store=DEFAULT")
             except BaseException:

@@ -14,6 +14,8 @@ from tarmac.errors import ConfigurationError
 
 WRITE_GATE = "tarmac_write_gate"
 """Set in a connection's ``info`` while its transaction holds the write gate."""
+AUTOCHECKPOINT = "tarmac_wal_autocheckpoint"
+"""A connection's ``wal_autocheckpoint`` as last set, in its ``info``."""
 _GATES: weakref.WeakKeyDictionary[Dialect, WriteGate] = weakref.WeakKeyDictionary()
 
 
@@ -58,6 +60,10 @@ def _sqlite_engine(url: str, *, lock_timeout_seconds: float) -> Engine:
         # Writers start IMMEDIATE: they queue on the write lock (busy timeout) instead of
         # failing when a deferred transaction tries to upgrade its lock; in this process
         # they queue on the gate first (``write_gate.py``).
+        pages = gate.autocheckpoint_pages
+        if connection.info.get(AUTOCHECKPOINT, WriteGate.DEFAULT_AUTOCHECKPOINT_PAGES) != pages:
+            connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
+            connection.info[AUTOCHECKPOINT] = pages
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
         if mode == "IMMEDIATE" and gate.enter():
             connection.info[WRITE_GATE] = True

@@ -18,8 +18,14 @@ import threading
 
 
 class WriteGate:
+    DEFAULT_AUTOCHECKPOINT_PAGES = 1000
+    """SQLite's default: a commit that leaves this many pages in the log checkpoints it."""
+
     def __init__(self, *, timeout_seconds: float) -> None:
         self.timeout_seconds = timeout_seconds
+        self.autocheckpoint_pages = self.DEFAULT_AUTOCHECKPOINT_PAGES
+        """What this process's connections use, set as each transaction begins; 0 while a
+        ``WalCheckpointer`` copies the log instead (``tarmac.db.wal_checkpointer``)."""
         # Not an RLock: FastAPI may begin a session on one worker thread and end it on
         # another, and only a plain lock may be released by a thread that did not take it.
         self._lock = threading.Lock()
