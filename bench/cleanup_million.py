@@ -355,6 +355,9 @@ def markdown(args: argparse.Namespace, result: dict[str, Any]) -> str:
         capture_output=True,
         text=True,
     ).stdout.strip()
+    helpers = "the cleanup, the requests" + (
+        " and the thread that checkpoints SQLite's log" if result["dialect"] == "SQLite" else ""
+    )
     lines = [
         f"{HEADING} ({result['dialect']})",
         "",
@@ -374,8 +377,7 @@ def markdown(args: argparse.Namespace, result: dict[str, Any]) -> str:
         "|---|---|",
         f"| duration | {report.duration_seconds:.1f} s |",
         f"| CPU time of the cleanup thread | {result['cpu_seconds']:.1f} s |",
-        f"| CPU time of the process (with SQLite's checkpointer thread and the requests) "
-        f"| {result['process_cpu_seconds']:.1f} s |",
+        f"| CPU time of the whole process ({helpers}) | {result['process_cpu_seconds']:.1f} s |",
         f"| deploys deleted | {report.deleted_deploys:,} "
         f"(kept: {result['remaining']} live or pinned) |",
         f"| bundles deleted (records, blobs, unpacked dirs) | {report.deleted_bundle_records:,}, "
