@@ -108,6 +108,40 @@ def test_a_receiver_down_then_up_gets_the_delivery_once_after_a_restart(
         assert done["last_error"] is None
 
 
+def test_holds_and_bad_marks_are_delivered_too(database_url: str, tmp_path: Path) -> None:
+    events = ["deployment.held", "deployment.hold_cleared", "deploy.marked_bad"]
+    events.append("deploy.unmarked_bad")
+    with (
+        WebhookReceiver() as receiver,
+        running_tarmac(
+            data_dir=tmp_path / "data", database_url=database_url, **FAST_RETRIES
+        ) as api,
+    ):
+        history = make_history(api)
+        hook = subscribe(api, history.id, receiver.url, events)
+        new = rollback(api, history.id, history.v1["id"])  # holds the Deployment
+        bad = f"/api/v1/deployments/{history.id}/deploys/{history.v2['id']}/mark-bad"
+        api.ok(api.post(bad, json={"reason": "v2 drops rows"}))
+        api.ok(api.request("DELETE", bad, json={"reason": "it was the source"}))
+        hold = f"/api/v1/deployments/{history.id}/hold"
+        api.ok(api.request("DELETE", hold, json={"reason": "fix merged"}))
+        wait_for(
+            lambda: [
+                d for d in deliveries(api, history.id, hook["id"]) if d["status"] == "delivered"
+            ][3:],
+            what="four deliveries",
+        )
+        got = {r.headers["X-Tarmac-Event"]: json.loads(r.body) for r in receiver.received}
+        assert sorted(got) == sorted(events)
+        assert got["deployment.held"]["hold"]["deploy_id"] == new["id"]
+        assert got["deploy.marked_bad"]["deploy"]["id"] == history.v2["id"]
+        assert got["deploy.marked_bad"]["message"] == "v2 drops rows"
+        assert got["deploy.unmarked_bad"]["message"] == "it was the source"
+        cleared = got["deployment.hold_cleared"]
+        assert (cleared["hold"]["deploy_id"], cleared["message"]) == (new["id"], "fix merged")
+        assert len(receiver.received) == 4  # the rollback itself was not subscribed to
+
+
 @pytest.mark.parametrize(
     "url",
     [

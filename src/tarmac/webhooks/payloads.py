@@ -13,7 +13,19 @@ EVENT_NAMES = (
     "deploy.failed",
     "rollback.refused",
     "deployment.updated",
+    "deployment.held",
+    "deployment.hold_cleared",
+    "deploy.marked_bad",
+    "deploy.unmarked_bad",
 )
+_SUCCESSES = {
+    "deployment.update": "deployment.updated",
+    "deployment.hold.set": "deployment.held",
+    "deployment.hold.clear": "deployment.hold_cleared",
+    "deploy.mark_bad": "deploy.marked_bad",
+    "deploy.unmark_bad": "deploy.unmarked_bad",
+}
+"""Events that stand for one webhook event each (audit actions → webhook names)."""
 SIGNATURE_HEADER = "X-Tarmac-Signature"
 EVENT_ID_HEADER = "X-Tarmac-Event-Id"
 
@@ -29,9 +41,7 @@ def webhook_event_name(document: dict[str, Any]) -> str | None:
         if outcome == "success":
             return "deploy.rollback"
         return "deploy.failed" if has_deploy else "rollback.refused"
-    if action == "deployment.update":
-        return "deployment.updated"
-    return None
+    return _SUCCESSES.get(action) if outcome == "success" else None
 
 
 def event_deployment_id(document: dict[str, Any]) -> str | None:
@@ -58,13 +68,14 @@ def webhook_body(
             "deploy": details.get("deploy"),
             "git": details.get("git"),
             "rollback": details.get("rollback"),
+            "hold": details.get("hold"),
         }
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 def slack_text(name: str, document: dict[str, Any]) -> str:
     details = document.get("tarmac", {})
-    deploy = details.get("deploy") or {}
+    deploy = details.get("deploy") or details.get("hold") or {}  # a hold names its rollback
     deployment = (details.get("deployment") or {}).get("id", "?")
     actor = document.get("user", {}).get("name") or "someone"
     what = f"deploy #{deploy['seq']}" if "seq" in deploy else "a deploy"

@@ -27,6 +27,11 @@ from tarmac.webhooks.payloads import (
         ("deploy.rollback", "failure", True, "deploy.failed"),
         ("deploy.rollback", "failure", False, "rollback.refused"),
         ("deployment.update", "success", False, "deployment.updated"),
+        ("deployment.hold.set", "success", False, "deployment.held"),
+        ("deployment.hold.clear", "success", False, "deployment.hold_cleared"),
+        ("deploy.mark_bad", "success", True, "deploy.marked_bad"),
+        ("deploy.unmark_bad", "success", True, "deploy.unmarked_bad"),
+        ("deploy.mark_bad", "failure", True, None),
         ("deploy.pin", "success", True, None),
     ],
 )
@@ -73,4 +78,25 @@ def test_json_and_slack_bodies() -> None:
     )
     assert slack == {
         "text": "*deploy.rollback*: ada — deploy #3 of Deployment d1 (commit abcdef123456)"
+    }
+
+
+def test_a_hold_names_its_rollback() -> None:
+    document = ecs_event(
+        action="deployment.hold.set",
+        outcome="success",
+        actor="ada",
+        deployment_id="d1",
+        message="v2 broke the load",
+        extra={"hold": {"deploy_id": "x", "seq": 4}},
+    )
+    body = json.loads(
+        webhook_body(event_id=3, name="deployment.held", document=document, payload_format="json")
+    )
+    assert body["hold"] == {"deploy_id": "x", "seq": 4} and body["deploy"] is None
+    slack = json.loads(
+        webhook_body(event_id=3, name="deployment.held", document=document, payload_format="slack")
+    )
+    assert slack == {
+        "text": "*deployment.held*: ada — deploy #4 of Deployment d1: v2 broke the load"
     }
