@@ -9,13 +9,13 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from tarmac.access.login_throttle import LoginThrottle
-from tarmac.ui.pages import deployments, history, insight, login, rollback, settings
+from tarmac.ui.pages import deployments, history, insight, login, rollback, settings, webhooks
 
 
 def install_ui(app: FastAPI) -> None:
     """Add the UI's pages and its static files (CSS, a little JavaScript) to ``app``."""
     app.state.login_throttle = LoginThrottle()
-    for page in (login, deployments, history, rollback, settings, insight):
+    for page in (login, deployments, history, rollback, settings, insight, webhooks):
         app.include_router(page.router)
     static = resources.files("tarmac.ui").joinpath("static")
     app.mount("/ui/static", StaticFiles(directory=str(static)), name="ui-static")

@@ -13,16 +13,9 @@ from tarmac.api.dependencies import (
 )
 from tarmac.webhooks import service
 from tarmac.webhooks.schemas import DeliveryList, WebhookIn, WebhookList, WebhookOut
+from tarmac.webhooks.url_policy import server_of
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
-
-
-def _server(request: Request) -> tuple[str, int] | None:
-    """The host and port this request reached: a webhook may not point back at them."""
-    url = request.url
-    if not url.hostname:
-        return None
-    return url.hostname, url.port or (443 if url.scheme == "https" else 80)
 
 
 @router.post(
@@ -69,7 +62,7 @@ def _create(
         request=body,
         secrets=installation.secrets,
         allow_loopback=installation.settings.webhook_allow_loopback,
-        server=_server(request),
+        server=server_of(request.url),
     )
     out = service.webhook_out(webhook)
     commit(session, installation)

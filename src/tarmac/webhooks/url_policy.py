@@ -13,6 +13,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from starlette.datastructures import URL
+
 from tarmac.errors import WebhookUrlRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -23,6 +25,14 @@ _METADATA_HOSTS = frozenset(
 _METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
+
+
+def server_of(url: URL) -> tuple[str, int] | None:
+    """The host and port a request reached (its ``request.url``): a webhook may not point
+    back at them."""
+    if not url.hostname:
+        return None
+    return url.hostname, url.port or (443 if url.scheme == "https" else 80)
 
 
 def check_webhook_url(

@@ -197,6 +197,77 @@ def check_webhooks(page: Page, server: ServerProcess, dep_id: str, width: int, s
     page.screenshot(path=str(shots / f"webhooks-{width}.png"), full_page=True)
 
 
+def test_an_editor_adds_and_removes_a_webhook_and_a_viewer_sees_none(
+    insight_server: ServerProcess, chromium: Browser
+) -> None:
+    data = seed(insight_server)
+    dep_id = data["deployment"]["id"]
+    page_url = f"{insight_server.url}/ui/deployments/{dep_id}/webhooks"
+    with WebhookReceiver() as receiver:
+        context = chromium.new_context(viewport={"width": 390, "height": 900})
+        context.set_default_timeout(15_000)
+        try:
+            page = context.new_page()
+            sign_in(page, insight_server, "eddie")
+            page.goto(page_url)
+            expect(page.get_by_text("No webhooks yet.")).to_be_visible()
+            # Refused by the URL policy: said on the page, and the form keeps what was typed.
+            page.get_by_label("Receiver URL").fill("http://169.254.169.254/latest/meta-data/")
+            page.get_by_label("deployment.held").check()
+            page.get_by_label("Secret", exact=False).fill(SECRET)
+            page.get_by_role("button", name="Add webhook").click()
+            expect(page.locator("#webhook-error")).to_contain_text("Not added.")
+            expect(page.get_by_label("Receiver URL")).to_have_value(
+                "http://169.254.169.254/latest/meta-data/"
+            )
+            expect(page.get_by_label("deployment.held")).to_be_checked()
+            expect(page.get_by_text("No webhooks yet.")).to_be_visible()
+
+            page.get_by_label("Receiver URL").fill(receiver.url)
+            page.get_by_label("Secret", exact=False).fill(SECRET)
+            page.get_by_role("button", name="Add webhook").click()
+            expect(page.get_by_role("status")).to_have_text("Webhook added.")
+            card = page.locator("section.card", has_text=receiver.url)
+            expect(card).to_contain_text("deployment.held")
+            assert no_page_overflow(page), "webhooks form overflows at 390px"
+
+            # It is live: a rollback holds the Deployment, and the receiver hears of it.
+            with insight_server.client() as api:
+                ok(api.patch(f"/api/v1/deployments/{dep_id}", json={"rollback_enabled": True}))
+                target = data["deploys"][3]["id"]  # same runtime: no acknowledgement
+                ok(
+                    api.post(
+                        f"/api/v1/deployments/{dep_id}/deploys/{target}/rollback",
+                        json={"description": "v3 broke the nightly load"},
+                    ),
+                    201,
+                )
+            wait_for(
+                lambda: (
+                    {"deploy.rollback", "deployment.held"}
+                    <= {r.headers["X-Tarmac-Event"] for r in receiver.received}
+                ),
+                what="the rollback's and the hold's deliveries",
+            )
+
+            card.get_by_role("button", name=f"Remove the webhook to {receiver.url}").click()
+            expect(page.get_by_role("status")).to_have_text("Webhook removed.")
+            expect(page.get_by_text("No webhooks yet.")).to_be_visible()
+
+            viewer = chromium.new_context()
+            try:
+                other = viewer.new_page()
+                sign_in(other, insight_server, "vic")
+                other.goto(page_url)
+                # As in the API: webhooks (URLs may carry tokens) are for config editors.
+                expect(other.get_by_role("heading", name="Not allowed")).to_be_visible()
+                expect(other.get_by_role("button", name="Add webhook")).to_have_count(0)
+            finally:
+                viewer.close()
+        finally:
+            context.close()
+
+
 def save_screenshots(source: Path) -> None:
     if not os.environ.get("TARMAC_SAVE_SCREENSHOTS"):
         return

@@ -1,4 +1,4 @@
-"""Insight pages: compare two deploys, DORA figures with a chart, the webhook delivery log."""
+"""Insight pages: compare two deploys, DORA figures with a chart."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from tarmac.ui.diff_view import pygments_css, shown_files
 from tarmac.ui.pages.rollback import DAG_FILES_SHOWN
 from tarmac.ui.rendering import render
 from tarmac.ui.route_class import UiRoute
-from tarmac.webhooks.service import delivery_out, list_deliveries, list_webhooks, webhook_out
 
 router = APIRouter(prefix="/ui", route_class=UiRoute, include_in_schema=False)
 
@@ -97,27 +96,4 @@ def installation_insight(
             section="insight",
             stats=figures,
             chart=deploys_chart(figures.daily, days=figures.days),
-        )
-
-
-@router.get("/deployments/{deployment_id}/webhooks")
-def webhooks_page(
-    request: Request, deployment_id: str, principal: UiPrincipal, installation: InstallationDep
-) -> Response:
-    with installation.database.session() as db:
-        deployment = get_deployment(db, principal=principal, deployment_id=deployment_id)
-        hooks = [
-            (
-                webhook_out(hook),
-                [
-                    delivery_out(d)
-                    for d in list_deliveries(
-                        db, principal=principal, deployment_id=deployment_id, webhook_id=hook.id
-                    )
-                ],
-            )
-            for hook in list_webhooks(db, principal=principal, deployment_id=deployment_id)
-        ]
-        return render(
-            request, "webhooks.html", deployment=deployment, section="webhooks", hooks=hooks
         )
