@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine
@@ -107,11 +107,8 @@ def checkpointing(engine: Engine) -> Iterator[WalCheckpointer]:
     checkpoint, and afterwards they do again."""
     gate = write_gate(engine)
     checkpointer = WalCheckpointer(engine)
-    if gate is not None:
-        gate.autocheckpoint_pages = 0
     try:
-        yield checkpointer
+        with gate.checkpointed_elsewhere() if gate is not None else nullcontext():
+            yield checkpointer
     finally:
-        if gate is not None:
-            gate.autocheckpoint_pages = gate.DEFAULT_AUTOCHECKPOINT_PAGES
         checkpointer.stop()

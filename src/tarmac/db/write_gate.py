@@ -15,6 +15,8 @@ Writers in other processes (a CLI on the same file) still meet only SQLite's loc
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class WriteGate:
@@ -23,14 +25,29 @@ class WriteGate:
 
     def __init__(self, *, timeout_seconds: float) -> None:
         self.timeout_seconds = timeout_seconds
-        self.autocheckpoint_pages = self.DEFAULT_AUTOCHECKPOINT_PAGES
-        """What this process's connections use, set as each transaction begins; 0 while a
-        ``WalCheckpointer`` copies the log instead (``tarmac.db.wal_checkpointer``)."""
+        self._checkpointers = 0
         # Not an RLock: FastAPI may begin a session on one worker thread and end it on
         # another, and only a plain lock may be released by a thread that did not take it.
         self._lock = threading.Lock()
         self._count = threading.Lock()
         self._waiting = 0
+
+    @property
+    def autocheckpoint_pages(self) -> int:
+        """What this process's connections use, set as each transaction begins: 0 while
+        any ``WalCheckpointer`` copies the log instead (``tarmac.db.wal_checkpointer``)."""
+        return 0 if self._checkpointers else self.DEFAULT_AUTOCHECKPOINT_PAGES
+
+    @contextmanager
+    def checkpointed_elsewhere(self) -> Iterator[None]:
+        """Commits do not checkpoint during the block (blocks may overlap: two cleanups)."""
+        with self._count:
+            self._checkpointers += 1
+        try:
+            yield
+        finally:
+            with self._count:
+                self._checkpointers -= 1
 
     @property
     def waiting(self) -> int:

@@ -90,3 +90,13 @@ def test_the_last_pages_are_copied_when_the_checkpointer_stops(
     with checkpointing(database.engine):
         _write(database, BIG)
     assert path.stat().st_size > before + BIG
+
+
+def test_overlapping_checkpointers_keep_commits_off_until_the_last_ends(
+    database: Database,
+) -> None:
+    with checkpointing(database.engine):
+        with checkpointing(database.engine):  # two cleanups at once (API and schedule)
+            assert _write(database, 10) == 0
+        assert _write(database, 10) == 0
+    assert _write(database, 10) == 1000
